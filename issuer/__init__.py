@@ -1,0 +1,1 @@
+"""Passerelle issuer (service arrives with its own issue)."""

@@ -1,0 +1,371 @@
+"""The one error tree of Passerelle.
+
+Every error has a stable snake_case ``code`` (documented in the README's error table), a
+short human ``title`` and the HTTP ``status`` a service answers with when the error is a
+request problem. ``detail`` says what exactly was wrong in this instance.
+
+Library exceptions (PyJWT, cryptography, json, zlib, zxing) are translated into this tree at
+the boundary where they are raised (see ``passerelle.jose.map_jose_errors``); nothing else
+escapes the core.
+
+::
+
+    PasserelleError
+    ├── InvalidInputError             invalid_input            bad argument or file (usage)
+    ├── TokenFormatError              malformed_token          structure of a token/presentation
+    │   ├── TokenTooLargeError        token_too_large          over the size limit
+    │   ├── Base64UrlError            invalid_base64url        not strict unpadded base64url
+    │   └── JsonError                 invalid_json             not a JSON object / duplicate keys
+    ├── JoseError                                              JOSE header and signature
+    │   ├── AlgorithmError            alg_not_allowed          none, HS*, unknown, or wrong for key
+    │   ├── HeaderError               invalid_header           forbidden/missing header parameter
+    │   ├── TypError                  wrong_typ                unexpected ``typ``
+    │   └── SignatureError            invalid_signature        signature does not verify
+    ├── KeyError_                     invalid_key              a JWK or key file is unusable
+    │   ├── KeyNotFoundError          key_not_found            no key for this kid/issuer
+    │   └── KeyStoreLockedError       key_store_locked         no passphrase, or a wrong one
+    ├── DisclosureError               invalid_disclosure       RFC 9901 section 7 rules
+    ├── KeyBindingError               key_binding_invalid      KB-JWT missing or wrong
+    │   ├── NonceMismatchError        kb_nonce_mismatch
+    │   ├── AudienceMismatchError     kb_audience_mismatch
+    │   ├── SdHashMismatchError       kb_sd_hash_mismatch
+    │   └── KeyBindingTimeError       kb_iat_invalid           KB-JWT too old or in the future
+    ├── ClaimsError                   invalid_claims           required claim missing or mistyped
+    │   ├── ExpiredError              credential_expired
+    │   └── NotYetValidError          credential_not_yet_valid
+    ├── SchemaError                   schema_violation         claims break the type's JSON Schema
+    ├── UnknownTypeError              unknown_credential_type  no such vct in schemas/
+    ├── StatusListError               status_list_invalid      status list token or encoding
+    │   ├── StatusListTooLargeError   status_list_too_large    decompression bomb
+    │   ├── StatusIndexError          status_index_out_of_range
+    │   ├── StatusListMismatchError   status_list_uri_mismatch sub != referenced uri
+    │   ├── StatusListExpiredError    status_list_expired
+    │   └── StatusUnavailableError    status_unavailable       no list for this uri
+    ├── TrustError                    trust_list_invalid       trust list token or source
+    │   ├── TrustListExpiredError     trust_list_expired
+    │   ├── TrustAnchorError          trust_anchor_unknown     list signed by no configured anchor
+    │   ├── TrustConflictError        trust_list_conflict      the same issuer listed differently
+    │   ├── IssuerUntrustedError      issuer_untrusted         issuer absent or not active
+    │   ├── ScopeError                issuer_not_accredited_for_type
+    │   ├── KeyValidityError          key_not_valid_at_issuance
+    │   └── KeyCompromisedError       key_compromised
+    ├── QrError                       qr_invalid               QR payload cannot be decoded
+    │   ├── QrNotFoundError           qr_not_found             no code in the image
+    │   ├── QrMultipleError           qr_multiple              several codes in the image
+    │   └── QrTooLargeError           qr_too_large             does not fit in any QR version
+    └── BundleError                   bundle_invalid           offline bundle unreadable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlgorithmError",
+    "AudienceMismatchError",
+    "Base64UrlError",
+    "BundleError",
+    "ClaimsError",
+    "DisclosureError",
+    "ExpiredError",
+    "HeaderError",
+    "InvalidInputError",
+    "IssuerUntrustedError",
+    "JoseError",
+    "JsonError",
+    "KeyBindingError",
+    "KeyBindingTimeError",
+    "KeyCompromisedError",
+    "KeyError_",
+    "KeyNotFoundError",
+    "KeyStoreLockedError",
+    "KeyValidityError",
+    "NonceMismatchError",
+    "NotYetValidError",
+    "PasserelleError",
+    "QrError",
+    "QrMultipleError",
+    "QrNotFoundError",
+    "QrTooLargeError",
+    "SchemaError",
+    "ScopeError",
+    "SdHashMismatchError",
+    "SignatureError",
+    "StatusIndexError",
+    "StatusListError",
+    "StatusListExpiredError",
+    "StatusListMismatchError",
+    "StatusListTooLargeError",
+    "StatusUnavailableError",
+    "TokenFormatError",
+    "TokenTooLargeError",
+    "TrustAnchorError",
+    "TrustConflictError",
+    "TrustError",
+    "TrustListExpiredError",
+    "TypError",
+    "UnknownTypeError",
+    "all_error_classes",
+]
+
+
+class PasserelleError(Exception):
+    """Base of every error the core raises.
+
+    ``code`` is stable and documented; ``detail`` is specific to this occurrence and never
+    contains secrets or disclosed personal data.
+    """
+
+    code: ClassVar[str] = "passerelle_error"
+    title: ClassVar[str] = "Passerelle error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        """RFC 9457 problem details for this error (``type`` is a tag URI on the code)."""
+        problem: dict[str, Any] = {
+            "type": f"tag:passerelle,2026:error:{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        problem.update(self.extra)
+        return problem
+
+
+class InvalidInputError(PasserelleError):
+    code = "invalid_input"
+    title = "Invalid input"
+
+
+class TokenFormatError(PasserelleError):
+    code = "malformed_token"
+    title = "Malformed token"
+
+
+class TokenTooLargeError(TokenFormatError):
+    code = "token_too_large"
+    title = "Token too large"
+    status = 413
+
+
+class Base64UrlError(TokenFormatError):
+    code = "invalid_base64url"
+    title = "Invalid base64url"
+
+
+class JsonError(TokenFormatError):
+    code = "invalid_json"
+    title = "Invalid JSON"
+
+
+class JoseError(PasserelleError):
+    code = "jose_error"
+    title = "JOSE error"
+
+
+class AlgorithmError(JoseError):
+    code = "alg_not_allowed"
+    title = "Algorithm not allowed"
+
+
+class HeaderError(JoseError):
+    code = "invalid_header"
+    title = "Invalid JOSE header"
+
+
+class TypError(JoseError):
+    code = "wrong_typ"
+    title = "Unexpected token type"
+
+
+class SignatureError(JoseError):
+    code = "invalid_signature"
+    title = "Invalid signature"
+
+
+class KeyError_(PasserelleError):  # noqa: N801 - trailing underscore avoids the builtin
+    code = "invalid_key"
+    title = "Invalid key"
+
+
+class KeyNotFoundError(KeyError_):
+    code = "key_not_found"
+    title = "Key not found"
+    status = 404
+
+
+class KeyStoreLockedError(KeyError_):
+    code = "key_store_locked"
+    title = "Key store locked"
+    status = 500
+
+
+class DisclosureError(PasserelleError):
+    code = "invalid_disclosure"
+    title = "Invalid disclosure"
+
+
+class KeyBindingError(PasserelleError):
+    code = "key_binding_invalid"
+    title = "Invalid key binding"
+
+
+class NonceMismatchError(KeyBindingError):
+    code = "kb_nonce_mismatch"
+    title = "Key binding nonce mismatch"
+
+
+class AudienceMismatchError(KeyBindingError):
+    code = "kb_audience_mismatch"
+    title = "Key binding audience mismatch"
+
+
+class SdHashMismatchError(KeyBindingError):
+    code = "kb_sd_hash_mismatch"
+    title = "Key binding sd_hash mismatch"
+
+
+class KeyBindingTimeError(KeyBindingError):
+    code = "kb_iat_invalid"
+    title = "Key binding JWT too old or in the future"
+
+
+class ClaimsError(PasserelleError):
+    code = "invalid_claims"
+    title = "Invalid claims"
+
+
+class ExpiredError(ClaimsError):
+    code = "credential_expired"
+    title = "Credential expired"
+
+
+class NotYetValidError(ClaimsError):
+    code = "credential_not_yet_valid"
+    title = "Credential not yet valid"
+
+
+class SchemaError(PasserelleError):
+    code = "schema_violation"
+    title = "Claims do not match the credential type's schema"
+    status = 422
+
+
+class UnknownTypeError(PasserelleError):
+    code = "unknown_credential_type"
+    title = "Unknown credential type"
+    status = 422
+
+
+class StatusListError(PasserelleError):
+    code = "status_list_invalid"
+    title = "Invalid status list"
+
+
+class StatusListTooLargeError(StatusListError):
+    code = "status_list_too_large"
+    title = "Status list too large"
+    status = 413
+
+
+class StatusIndexError(StatusListError):
+    code = "status_index_out_of_range"
+    title = "Status index out of range"
+
+
+class StatusListMismatchError(StatusListError):
+    code = "status_list_uri_mismatch"
+    title = "Status list token is not the referenced list"
+
+
+class StatusListExpiredError(StatusListError):
+    code = "status_list_expired"
+    title = "Status list token expired"
+
+
+class StatusUnavailableError(StatusListError):
+    code = "status_unavailable"
+    title = "Status list unavailable"
+    status = 503
+
+
+class TrustError(PasserelleError):
+    code = "trust_list_invalid"
+    title = "Invalid trust list"
+
+
+class TrustListExpiredError(TrustError):
+    code = "trust_list_expired"
+    title = "Trust list expired"
+
+
+class TrustAnchorError(TrustError):
+    code = "trust_anchor_unknown"
+    title = "Trust list not signed by a configured anchor"
+
+
+class TrustConflictError(TrustError):
+    code = "trust_list_conflict"
+    title = "Conflicting trust list entries"
+
+
+class IssuerUntrustedError(TrustError):
+    code = "issuer_untrusted"
+    title = "Issuer not trusted"
+
+
+class ScopeError(TrustError):
+    code = "issuer_not_accredited_for_type"
+    title = "Issuer not accredited for this credential type"
+
+
+class KeyValidityError(TrustError):
+    code = "key_not_valid_at_issuance"
+    title = "Issuer key not valid at issuance time"
+
+
+class KeyCompromisedError(TrustError):
+    code = "key_compromised"
+    title = "Issuer key compromised before issuance"
+
+
+class QrError(PasserelleError):
+    code = "qr_invalid"
+    title = "Invalid QR payload"
+
+
+class QrNotFoundError(QrError):
+    code = "qr_not_found"
+    title = "No QR code found"
+
+
+class QrMultipleError(QrError):
+    code = "qr_multiple"
+    title = "Several QR codes found"
+
+
+class QrTooLargeError(QrError):
+    code = "qr_too_large"
+    title = "Data too large for a QR code"
+
+
+class BundleError(PasserelleError):
+    code = "bundle_invalid"
+    title = "Invalid offline bundle"
+
+
+def all_error_classes() -> list[type[PasserelleError]]:
+    """Every class of the tree, base first (used by the docs table and its test)."""
+    seen: list[type[PasserelleError]] = []
+    stack: list[type[PasserelleError]] = [PasserelleError]
+    while stack:
+        cls = stack.pop(0)
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen

@@ -1,0 +1,283 @@
+"""The JOSE layer: compact JWS over PyJWT's algorithm implementations, safe by default.
+
+Rules enforced here, for every JWS the core reads:
+
+* the token is at most ``MAX_TOKEN_LENGTH`` characters (one JWS) and is strict unpadded
+  base64url (RFC 7515 section 2): no padding, no ``+``/``/``, no whitespace, no non-zero
+  trailing bits;
+* header and payload are JSON objects (``NaN``/``Infinity`` refused);
+* ``alg`` is in the allow-list (``EdDSA``, ``ES256``) and matches the verifying key: never
+  ``none``, never ``HS*``;
+* ``crit`` is rejected (we understand no extension), and so is any header that carries or
+  points to a key (``jwk``, ``jku``, ``x5u``, ``x5c``): the key always comes from the caller
+  (a key store, a trust list), never from the token;
+* ``typ`` is checked when the caller says which one it expects.
+
+Every PyJWT, cryptography, binascii and json exception is translated into
+``passerelle.errors`` by :func:`map_jose_errors`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import cryptography.exceptions
+import jwt.exceptions
+
+from passerelle import errors
+from passerelle.keys import ALLOWED_ALGS, PublicKey, SigningKey
+
+__all__ = [
+    "FORBIDDEN_HEADERS",
+    "MAX_TOKEN_LENGTH",
+    "CompactJWS",
+    "KeyResolver",
+    "b64url_decode",
+    "b64url_encode",
+    "decode_compact",
+    "json_dumps",
+    "json_loads_object",
+    "map_jose_errors",
+    "parse_compact",
+    "sign_compact",
+    "verify_signature",
+]
+
+#: Largest compact JWS accepted, in characters. A paper credential is about 2 KB, a
+#: Status List Token of 2^20 two-bit entries compresses to a few KB (worst case 256 KB
+#: of random statuses ~ 350 KB encoded), so 1 MiB leaves room and stops abuse early.
+MAX_TOKEN_LENGTH = 1024 * 1024
+
+#: Header parameters that carry or point to a key, plus ``crit``: always refused.
+FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STD = str.maketrans("-_", "+/")
+_FROM_STD = bytes.maketrans(b"+/", b"-_")
+_PAD = ("", "", "==", "=")
+
+KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], PublicKey]
+"""Called with (header, payload) of a parsed JWS; returns the key that must verify it."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 section 2)."""
+    return binascii.b2a_base64(data, newline=False).translate(_FROM_STD).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strictly decode unpadded base64url.
+
+    Raises:
+        Base64UrlError: on padding, characters outside the URL-safe alphabet, an
+            impossible length, or non-zero unused trailing bits (a non-canonical encoding).
+    """
+    if not _B64URL.fullmatch(text):
+        raise errors.Base64UrlError("characters outside the unpadded base64url alphabet")
+    rest = len(text) % 4
+    if rest == 1:
+        raise errors.Base64UrlError("impossible base64url length")
+    if rest and _ALPHABET.index(text[-1]) & (0x0F if rest == 2 else 0x03):
+        raise errors.Base64UrlError("non-canonical base64url (trailing bits set)")
+    try:
+        return binascii.a2b_base64((text + _PAD[rest]).translate(_TO_STD), strict_mode=True)
+    except binascii.Error as exc:  # pragma: no cover - the checks above make this unreachable
+        raise errors.Base64UrlError(str(exc)) from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise errors.JsonError(f"{name} is not valid JSON")
+
+
+def json_loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
+    """Parse a JSON object, mapping every failure to ``JsonError``."""
+    try:
+        value = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        if isinstance(exc, errors.PasserelleError):
+            raise
+        raise errors.JsonError(f"{what} is not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise errors.JsonError(f"{what} is not a JSON object")
+    return value
+
+
+def json_dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, the serialisation Passerelle signs."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    """A parsed (not necessarily verified) compact JWS."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        return str(self.header["alg"])
+
+
+@contextmanager
+def map_jose_errors() -> Iterator[None]:
+    """Translate every PyJWT / cryptography / binascii exception into the error tree."""
+    try:
+        yield
+    except errors.PasserelleError:
+        raise
+    except jwt.exceptions.InvalidKeyError as exc:
+        raise errors.KeyError_(f"unusable key: {exc}") from exc
+    except jwt.exceptions.InvalidAlgorithmError as exc:
+        raise errors.AlgorithmError(str(exc)) from exc
+    except jwt.exceptions.InvalidSignatureError as exc:
+        raise errors.SignatureError("signature verification failed") from exc
+    except jwt.exceptions.ExpiredSignatureError as exc:
+        raise errors.ExpiredError(str(exc)) from exc
+    except jwt.exceptions.ImmatureSignatureError as exc:
+        raise errors.NotYetValidError(str(exc)) from exc
+    except (jwt.exceptions.InvalidAudienceError, jwt.exceptions.InvalidIssuerError) as exc:
+        raise errors.ClaimsError(str(exc)) from exc
+    except jwt.exceptions.MissingRequiredClaimError as exc:
+        raise errors.ClaimsError(str(exc)) from exc
+    except jwt.exceptions.InvalidIssuedAtError as exc:
+        raise errors.ClaimsError(str(exc)) from exc
+    except jwt.exceptions.DecodeError as exc:
+        raise errors.TokenFormatError(str(exc)) from exc
+    except jwt.exceptions.PyJWKError as exc:
+        raise errors.KeyError_(f"unusable key: {exc}") from exc
+    except jwt.exceptions.PyJWTError as exc:
+        raise errors.JoseError(str(exc)) from exc
+    except cryptography.exceptions.InvalidSignature as exc:
+        raise errors.SignatureError("signature verification failed") from exc
+    except cryptography.exceptions.UnsupportedAlgorithm as exc:
+        raise errors.AlgorithmError(str(exc)) from exc
+    except cryptography.exceptions.InvalidKey as exc:
+        raise errors.KeyError_(f"unusable key: {exc}") from exc
+    except (
+        cryptography.exceptions.AlreadyFinalized,
+        cryptography.exceptions.AlreadyUpdated,
+        cryptography.exceptions.NotYetFinalized,
+        cryptography.exceptions.InvalidTag,
+        cryptography.exceptions.InternalError,
+    ) as exc:
+        raise errors.JoseError(f"cryptographic failure: {type(exc).__name__}") from exc
+    except binascii.Error as exc:
+        raise errors.Base64UrlError(str(exc)) from exc
+
+
+def parse_compact(token: str, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJWS:
+    """Parse a compact JWS and check its header against the safe-by-default rules.
+
+    Raises:
+        TokenTooLargeError, TokenFormatError, Base64UrlError, JsonError: structure.
+        AlgorithmError: ``alg`` missing or outside the allow-list.
+        HeaderError: ``crit`` or a key-carrying header present.
+    """
+    if not isinstance(token, str):
+        raise errors.TokenFormatError("a JWS must be a string")
+    if len(token) > max_length:
+        raise errors.TokenTooLargeError(f"JWS longer than {max_length} characters")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise errors.TokenFormatError("a compact JWS has exactly three dot-separated parts")
+    header_b64, payload_b64, signature_b64 = parts
+    header = json_loads_object(b64url_decode(header_b64), "JWS header")
+    check_header(header)
+    payload = json_loads_object(b64url_decode(payload_b64), "JWS payload")
+    signature = b64url_decode(signature_b64)
+    return CompactJWS(
+        header=header,
+        payload=payload,
+        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature=signature,
+    )
+
+
+def check_header(header: Mapping[str, Any]) -> None:
+    """Algorithm allow-list and forbidden parameters (see module docstring)."""
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGS:
+        raise errors.AlgorithmError(f"algorithm {alg!r} is not allowed")
+    forbidden = FORBIDDEN_HEADERS.intersection(header)
+    if forbidden:
+        raise errors.HeaderError(
+            f"header parameter(s) {', '.join(sorted(forbidden))} refused: "
+            "keys never come from the token, and no extension is understood"
+        )
+
+
+def check_typ(header: Mapping[str, Any], expected: str | Collection[str]) -> None:
+    """``typ`` must be one of ``expected`` (compared case-insensitively, RFC 7515 4.1.9)."""
+    allowed = {expected} if isinstance(expected, str) else set(expected)
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in {t.lower() for t in allowed}:
+        raise errors.TypError(f"typ {typ!r} where {' or '.join(sorted(allowed))} is expected")
+
+
+def verify_signature(jws: CompactJWS, key: PublicKey) -> None:
+    """Verify ``jws`` with ``key``; the header's ``alg`` must be the key's algorithm.
+
+    Raises:
+        AlgorithmError: the token's ``alg`` does not match the key.
+        SignatureError: the signature does not verify.
+    """
+    if jws.alg != key.alg:
+        raise errors.AlgorithmError(f"token alg {jws.alg} does not match the key's {key.alg}")
+    if not key.verify(jws.signing_input, jws.signature):
+        raise errors.SignatureError("signature verification failed")
+
+
+def decode_compact(
+    token: str,
+    key: PublicKey | KeyResolver,
+    *,
+    typ: str | Collection[str] | None = None,
+    require_kid: bool = False,
+    max_length: int = MAX_TOKEN_LENGTH,
+) -> CompactJWS:
+    """Parse, check the header, resolve the key and verify the signature of a compact JWS.
+
+    ``key`` is a key or a resolver that sees the parsed header and payload (how a trust
+    list picks the issuer key). Claims are not checked here.
+    """
+    jws = parse_compact(token, max_length=max_length)
+    if typ is not None:
+        check_typ(jws.header, typ)
+    if require_kid and not isinstance(jws.header.get("kid"), str):
+        raise errors.HeaderError("the JWS header must carry a kid")
+    public = key if isinstance(key, PublicKey) else key(jws.header, jws.payload)
+    verify_signature(jws, public)
+    return jws
+
+
+def sign_compact(
+    payload: Mapping[str, Any] | bytes,
+    key: SigningKey,
+    *,
+    typ: str | None,
+    include_kid: bool = True,
+    extra_header: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign ``payload`` as a compact JWS with header ``alg``, ``typ`` and ``kid``."""
+    header: dict[str, Any] = {"alg": key.alg}
+    if typ is not None:
+        header["typ"] = typ
+    if include_kid:
+        header["kid"] = key.kid
+    if extra_header:
+        header.update(extra_header)
+    check_header(header)
+    body = payload if isinstance(payload, bytes) else json_dumps(payload)
+    signing_input = f"{b64url_encode(json_dumps(header))}.{b64url_encode(body)}"
+    signature = key.sign(signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url_encode(signature)}"

@@ -1,0 +1,1 @@
+"""Passerelle verifier (service arrives with its own issue)."""

@@ -1,0 +1,1 @@
+"""Passerelle wallet (service arrives with its own issue)."""
