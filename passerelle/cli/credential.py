@@ -142,7 +142,10 @@ def present(
     holder_key: Annotated[
         Path | None, typer.Option(help="Holder private JWK file: adds a key binding JWT.")
     ] = None,
-    nonce: Annotated[str | None, typer.Option(help="Verifier's nonce (with --holder-key).")] = None,
+    holder_store: Annotated[
+        Path | None, typer.Option(help="Holder key store (its active key signs the KB-JWT).")
+    ] = None,
+    nonce: Annotated[str | None, typer.Option(help="Verifier's nonce (with a holder key).")] = None,
     audience: Annotated[str | None, typer.Option(help="Verifier's identifier (aud).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
@@ -153,15 +156,22 @@ def present(
             for path in sdjwt.disclosure_paths(sd_jwt):
                 typer.echo(".".join(str(p) for p in path))
             return
-        if holder_key is None and (nonce or audience):
-            fail("--nonce/--audience need --holder-key to sign the key binding JWT")
-        if holder_key is not None and not (nonce and audience):
-            fail("--holder-key needs --nonce and --audience")
+        if holder_key is not None and holder_store is not None:
+            fail("give --holder-key or --holder-store, not both")
+        signer: SigningKey | None = None
+        if holder_key is not None:
+            signer = _load_private_key(holder_key)
+        elif holder_store is not None:
+            signer = KeyStore(holder_store, resolve_passphrase()).signing_key()
+        if signer is None and (nonce or audience):
+            fail("--nonce/--audience need a holder key to sign the key binding JWT")
+        if signer is not None and not (nonce and audience):
+            fail("a key binding JWT needs --nonce and --audience")
         chosen: Any = (lambda _path: True) if disclose_all else [_path(p) for p in disclose or []]
         presentation = sdjwt.present(
             sd_jwt,
             chosen,
-            holder_key=_load_private_key(holder_key) if holder_key else None,
+            holder_key=signer,
             nonce=nonce,
             audience=audience,
         )
@@ -188,7 +198,6 @@ def build_verifier(
         content = read_bundle(bundle.read_text(encoding="utf-8"))
         tokens.extend(content.trust_lists)
         status_tokens.extend(content.status_lists)
-        anchor_keys.extend(content.anchors)
     trust = None
     if tokens:
         if not anchor_keys:
