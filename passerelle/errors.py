@@ -40,7 +40,8 @@ escapes the core.
     │   ├── StatusIndexError          status_index_out_of_range
     │   ├── StatusListMismatchError   status_list_uri_mismatch sub != referenced uri
     │   ├── StatusListExpiredError    status_list_expired
-    │   └── StatusUnavailableError    status_unavailable       no list for this uri
+    │   ├── StatusUnavailableError    status_unavailable       no list for this uri
+    │   └── StatusListFullError       status_list_full         no free index left to allocate
     ├── TrustError                    trust_list_invalid       trust list token or source
     │   ├── TrustListExpiredError     trust_list_expired
     │   ├── TrustAnchorError          trust_anchor_unknown     list signed by no configured anchor
@@ -94,6 +95,7 @@ __all__ = [
     "StatusIndexError",
     "StatusListError",
     "StatusListExpiredError",
+    "StatusListFullError",
     "StatusListMismatchError",
     "StatusListTooLargeError",
     "StatusUnavailableError",
@@ -189,7 +191,7 @@ class SignatureError(JoseError):
     title = "Invalid signature"
 
 
-class KeyError_(PasserelleError):  # noqa: N801 - trailing underscore avoids the builtin
+class KeyError_(PasserelleError):  # noqa: N801, N818 - trailing underscore avoids the builtin
     code = "invalid_key"
     title = "Invalid key"
 
@@ -292,6 +294,12 @@ class StatusListExpiredError(StatusListError):
 class StatusUnavailableError(StatusListError):
     code = "status_unavailable"
     title = "Status list unavailable"
+    status = 503
+
+
+class StatusListFullError(StatusListError):
+    code = "status_list_full"
+    title = "Status list full"
     status = 503
 
 
