@@ -54,7 +54,15 @@ escapes the core.
     │   ├── QrNotFoundError           qr_not_found             no code in the image
     │   ├── QrMultipleError           qr_multiple              several codes in the image
     │   └── QrTooLargeError           qr_too_large             does not fit in any QR version
-    └── BundleError                   bundle_invalid           offline bundle unreadable
+    ├── BundleError                   bundle_invalid           offline bundle unreadable
+    └── ServiceError                  service_error            a service request problem
+        ├── RequestInvalidError       request_invalid          malformed request (422)
+        ├── PayloadTooLargeError      payload_too_large        upload over the limit (413)
+        ├── AuthenticationError       unauthenticated          no or unknown API key (401)
+        ├── PermissionDeniedError     forbidden                role does not allow it (403)
+        ├── NotFoundError             not_found                no such resource here (404)
+        ├── ConflictError             conflict                 state forbids it (409)
+        └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
 """
 
 from __future__ import annotations
@@ -65,7 +73,15 @@ __all__ = [
     "AlgorithmError",
     "AudienceMismatchError",
     "Base64UrlError",
+    "AuthenticationError",
     "BundleError",
+    "ConflictError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RequestInvalidError",
+    "ServiceError",
+    "UpstreamError",
     "ClaimsError",
     "DisclosureError",
     "ExpiredError",
@@ -366,6 +382,53 @@ class QrTooLargeError(QrError):
 class BundleError(PasserelleError):
     code = "bundle_invalid"
     title = "Invalid offline bundle"
+
+
+class ServiceError(PasserelleError):
+    code = "service_error"
+    title = "Service error"
+
+
+class RequestInvalidError(ServiceError):
+    code = "request_invalid"
+    title = "Malformed request"
+    status = 422
+
+
+class PayloadTooLargeError(ServiceError):
+    code = "payload_too_large"
+    title = "Payload too large"
+    status = 413
+
+
+class AuthenticationError(ServiceError):
+    code = "unauthenticated"
+    title = "Authentication required"
+    status = 401
+
+
+class PermissionDeniedError(ServiceError):
+    code = "forbidden"
+    title = "Not allowed"
+    status = 403
+
+
+class NotFoundError(ServiceError):
+    code = "not_found"
+    title = "Not found"
+    status = 404
+
+
+class ConflictError(ServiceError):
+    code = "conflict"
+    title = "Conflict"
+    status = 409
+
+
+class UpstreamError(ServiceError):
+    code = "upstream_unavailable"
+    title = "Remote document unavailable"
+    status = 502
 
 
 def all_error_classes() -> list[type[PasserelleError]]:
