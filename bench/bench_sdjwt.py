@@ -1,0 +1,205 @@
+"""SD-JWT verification and issuance throughput: Passerelle against its ceiling and sd-jwt.
+
+One run prints, for ES256 and for EdDSA, the presentation of a credential with 8
+selectively disclosable claims, 4 of them disclosed, with a KB-JWT:
+
+(a) ceiling: 1 / (time of the two raw ``cryptography`` signature verifications it needs);
+(b) the ``sd-jwt`` reference library (PyPI ``sd-jwt``, jwcrypto) verifying it;
+(c) ``passerelle.sdjwt.verify``;
+
+in presentations per second on one core, and issuance per second for both libraries.
+Single process, fixed-count ``time.perf_counter`` loops, best of a few repeats.
+
+    .venv/bin/python bench/bench_sdjwt.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from passerelle import jose, sdjwt
+from passerelle.keys import SigningKey, generate_key
+
+NONCE, AUDIENCE, NOW = "n-0S6_WzA2Mj", "https://verifier.example.org", 1_700_000_000
+SUBJECT = {
+    "given_name": "Amina",
+    "family_name": "Diallo",
+    "birthdate": "1994-03-12",
+    "nationality": "SN",
+    "title": "Electrical installation, level 3",
+    "isco_code": "7411",
+    "eqf_level": 4,
+    "awarded_on": "2025-06-30",
+}
+DISCLOSED = [("given_name",), ("family_name",), ("title",), ("eqf_level",)]
+
+
+def best_rate(fn: Callable[[], Any], count: int, repeats: int = 5) -> float:
+    """Operations per second: the best of ``repeats`` loops of ``count`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(count):
+            fn()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def claims(holder: SigningKey, marker: Callable[[str], Any]) -> dict[Any, Any]:
+    base: dict[Any, Any] = {
+        "iss": "https://tvet.example.sn",
+        "iat": NOW - 3600,
+        "vct": "https://passerelle.example/types/SkillCredential",
+        "cnf": {"jwk": holder.public.to_jwk()},
+    }
+    base.update({marker(name): value for name, value in SUBJECT.items()})
+    return base
+
+
+def ours(alg: str, count: int) -> dict[str, float]:
+    issuer, holder = generate_key(alg), generate_key(alg)
+    sd_claims = claims(holder, sdjwt.SD)
+    issued = sdjwt.issue(sd_claims, issuer, typ="dc+sd-jwt")
+    presentation = sdjwt.present(
+        issued.compact, DISCLOSED, holder_key=holder, nonce=NONCE, audience=AUDIENCE, iat=NOW
+    )
+
+    def verify() -> None:
+        sdjwt.verify(
+            presentation, issuer.public, typ="dc+sd-jwt", nonce=NONCE, audience=AUDIENCE, now=NOW
+        )
+
+    verify()
+    parsed = sdjwt.parse(presentation)
+    assert parsed.kb_jwt is not None and len(parsed.disclosures) == 4
+    issuer_jws = jose.parse_compact(parsed.issuer_jwt)
+    kb_jws = jose.parse_compact(parsed.kb_jwt)
+    if alg == "ES256":
+        checks = []
+        for jws, key in ((issuer_jws, issuer), (kb_jws, holder)):
+            sig = jws.signature
+            der = encode_dss_signature(int.from_bytes(sig[:32]), int.from_bytes(sig[32:]))
+            checks.append((key.public.key, der, jws.signing_input))
+
+        def raw() -> None:
+            for public, der, data in checks:
+                public.verify(der, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr, call-arg]
+
+    else:
+        pairs = [(issuer_jws, issuer), (kb_jws, holder)]
+
+        def raw() -> None:
+            for jws, key in pairs:
+                key.public.key.verify(jws.signature, jws.signing_input)  # type: ignore[call-arg]
+
+    return {
+        "ceiling": best_rate(raw, count),
+        "verify": best_rate(verify, count),
+        "issue": best_rate(lambda: sdjwt.issue(sd_claims, issuer, typ="dc+sd-jwt"), count // 2),
+    }
+
+
+def reference(alg: str, count: int) -> dict[str, float | str]:
+    try:
+        from jwcrypto.jwk import JWK
+        from sd_jwt.common import SDObj
+        from sd_jwt.holder import SDJWTHolder
+        from sd_jwt.issuer import SDJWTIssuer
+        from sd_jwt.verifier import SDJWTVerifier
+    except ImportError:  # pragma: no cover - the dev extra installs it
+        return {"verify": "not installed", "issue": "not installed"}
+    issuer, holder = generate_key(alg), generate_key(alg)
+    issuer_jwk = JWK.from_json(json.dumps(_private_jwk(issuer)))
+    holder_jwk = JWK.from_json(json.dumps(_private_jwk(holder)))
+    issuer_public = JWK.from_json(json.dumps(issuer.public.to_jwk()))
+    user_claims = claims(holder, SDObj)
+    del user_claims["cnf"]  # the library writes cnf from holder_key itself
+
+    def make() -> Any:
+        return SDJWTIssuer(user_claims, issuer_jwk, holder_key=holder_jwk, sign_alg=alg)
+
+    issued = make().sd_jwt_issuance
+    wallet = SDJWTHolder(issued)
+    wallet.create_presentation(
+        {name[0]: True for name in DISCLOSED},
+        nonce=NONCE,
+        aud=AUDIENCE,
+        holder_key=holder_jwk,
+        sign_alg=alg,
+    )
+    presentation = wallet.sd_jwt_presentation
+
+    def verify() -> None:
+        SDJWTVerifier(
+            presentation, lambda iss, header: issuer_public, AUDIENCE, NONCE
+        ).get_verified_payload()
+
+    try:
+        verify()
+    except Exception as exc:  # the library verifies KB-JWTs as ES256 only
+        verified: float | str = f"cannot ({type(exc).__name__}: {exc})"
+    else:
+        verified = best_rate(verify, count)
+    return {"verify": verified, "issue": best_rate(make, count // 2)}
+
+
+def _private_jwk(key: SigningKey) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    jwk = dict(key.public.to_jwk())
+    private = key.private
+    if isinstance(private, Ed25519PrivateKey):
+        raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+    else:
+        raw = private.private_numbers().private_value.to_bytes(32, "big")
+    jwk["d"] = jose.b64url_encode(raw)
+    return jwk
+
+
+def fmt(rate: float | str) -> str:
+    return f"{rate:>10,.0f}/s" if isinstance(rate, float) else str(rate)
+
+
+def main() -> None:
+    count = 300 if "--quick" in sys.argv else 2000
+    print(f"SD-JWT+KB, 8 disclosable claims, 4 disclosed; {count} runs, best of 5, one core")
+    for alg in ("ES256", "EdDSA"):
+        mine, theirs = ours(alg, count), reference(alg, count)
+        ceiling, verify = mine["ceiling"], mine["verify"]
+        print(f"\n{alg}")
+        print(f"  (a) ceiling, 2 raw signature checks   {fmt(ceiling)}  ({1e6 / ceiling:.1f} µs)")
+        ref_verify = theirs["verify"]
+        ref_text = fmt(ref_verify)
+        if isinstance(ref_verify, float):
+            ref_text += f"  ({1e6 / ref_verify:.1f} µs)"
+        print(f"  (b) sd-jwt reference verify           {ref_text}")
+        print(
+            f"  (c) passerelle.sdjwt.verify           {fmt(verify)}  ({1e6 / verify:.1f} µs)"
+            f"  = {ceiling / verify:.2f}x the ceiling's time, overhead"
+            f" {1e6 / verify - 1e6 / ceiling:.1f} µs"
+        )
+        if isinstance(ref_verify, float):
+            print(f"      passerelle / sd-jwt verify       {verify / ref_verify:.1f}x faster")
+        ref_issue = theirs["issue"]
+        line = f"  issue: passerelle {fmt(mine['issue'])}, sd-jwt {fmt(ref_issue)}"
+        if isinstance(ref_issue, float):
+            line += f"  ({mine['issue'] / ref_issue:.1f}x)"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
