@@ -96,10 +96,19 @@ def _reject_constant(name: str) -> Any:
     raise errors.JsonError(f"{name} is not valid JSON")
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 4 / RFC 9901: reject duplicate names rather than let the last one win
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise errors.JsonError("duplicate member name in a JSON object")
+    return value
+
+
 def json_loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
-    """Parse a JSON object, mapping every failure to ``JsonError``."""
+    """Parse a JSON object (UTF-8, unique member names), mapping every failure to ``JsonError``."""
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        text = data.decode("utf-8") if isinstance(data, bytes) else data  # no UTF-16/32 sniffing
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_members)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         if isinstance(exc, errors.PasserelleError):
             raise
@@ -130,7 +139,7 @@ class CompactJWS:
 
 @contextmanager
 def map_jose_errors() -> Iterator[None]:
-    """Translate every PyJWT / cryptography / binascii exception into the error tree."""
+    """Translate every PyJWT / cryptography / binascii / json exception into the error tree."""
     try:
         yield
     except errors.PasserelleError:
@@ -173,6 +182,8 @@ def map_jose_errors() -> Iterator[None]:
         raise errors.JoseError(f"cryptographic failure: {type(exc).__name__}") from exc
     except binascii.Error as exc:
         raise errors.Base64UrlError(str(exc)) from exc
+    except json.JSONDecodeError as exc:
+        raise errors.JsonError(f"invalid JSON: {exc}") from exc
 
 
 def parse_compact(token: str, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJWS:
@@ -206,7 +217,7 @@ def parse_compact(token: str, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJ
 def check_header(header: Mapping[str, Any]) -> None:
     """Algorithm allow-list and forbidden parameters (see module docstring)."""
     alg = header.get("alg")
-    if alg not in ALLOWED_ALGS:
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGS:  # a list/dict is unhashable
         raise errors.AlgorithmError(f"algorithm {alg!r} is not allowed")
     forbidden = FORBIDDEN_HEADERS.intersection(header)
     if forbidden:
@@ -276,6 +287,8 @@ def sign_compact(
         header["kid"] = key.kid
     if extra_header:
         header.update(extra_header)
+    if header["alg"] != key.alg:
+        raise errors.AlgorithmError(f"header alg {header['alg']!r} is not the key's {key.alg}")
     check_header(header)
     body = payload if isinstance(payload, bytes) else json_dumps(payload)
     signing_input = f"{b64url_encode(json_dumps(header))}.{b64url_encode(body)}"

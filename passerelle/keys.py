@@ -83,6 +83,7 @@ def _b64url_decode(text: Any, name: str) -> bytes:
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint (SHA-256) of an EC or OKP public JWK."""
     kty = jwk.get("kty")
+    members: tuple[str, ...]
     if kty == "EC":
         members = ("crv", "kty", "x", "y")
     elif kty == "OKP":
@@ -226,7 +227,9 @@ def public_key_from_jwk(jwk: Any, *, allow_private: bool = False) -> PublicKey:
             return PublicKey.from_crypto(Ed25519PublicKey.from_public_bytes(raw))
         if kty == "EC":
             x, y = _ec_numbers(jwk)
-            return PublicKey.from_crypto(ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key())
+            return PublicKey.from_crypto(
+                ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+            )
     except ValueError as exc:
         raise errors.KeyError_(f"invalid {kty} public key: {exc}") from exc
     raise errors.KeyError_(f"unsupported JWK kty {kty!r} (EC P-256 or OKP Ed25519)")
@@ -321,7 +324,8 @@ class KeyRecord:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KeyRecord:
         created = _parse_iso(data["created_at"])
-        assert created is not None
+        if created is None:
+            raise ValueError("created_at is missing")
         return cls(
             kid=data["kid"],
             alg=data["alg"],
@@ -356,7 +360,7 @@ class KeyStore:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return [KeyRecord.from_json(item) for item in data["keys"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise errors.KeyError_(f"key store index {path} is unreadable: {exc}") from exc
 
     def _write_atomic(self, path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -391,13 +395,16 @@ class KeyStore:
         key = generate_key(alg)
         return self._add(key, label=label, now=now)
 
-    def import_key(self, key: SigningKey, *, label: str = "", now: datetime | None = None) -> KeyRecord:
+    def import_key(
+        self, key: SigningKey, *, label: str = "", now: datetime | None = None
+    ) -> KeyRecord:
         """Store an existing key (for example imported from a JWK)."""
         return self._add(key, label=label, now=now)
 
     def _add(self, key: SigningKey, *, label: str, now: datetime | None) -> KeyRecord:
         moment = now or datetime.now(UTC)
         records = self.records()
+        self._check_passphrase(records)
         if any(r.kid == key.kid for r in records):
             raise errors.KeyError_(f"key {key.kid} is already in the store")
         has_active = any(r.status == "active" for r in records)
@@ -414,10 +421,16 @@ class KeyStore:
         self._save([*records, record])
         return record
 
+    def _check_passphrase(self, records: list[KeyRecord]) -> None:
+        # one store, one passphrase: never add a key the next signing_key() cannot open
+        if records:
+            self.signing_key(records[-1].kid)
+
     def rotate(self, alg: str | None = None, *, now: datetime | None = None) -> KeyRecord:
         """Make a new key the active one; the previous active key is retired (kept)."""
         moment = now or datetime.now(UTC)
         records = self.records()
+        self._check_passphrase(records)
         current = next((r for r in records if r.status == "active"), None)
         key = generate_key(alg or (current.alg if current else "EdDSA"))
         for rec in records:
@@ -435,6 +448,8 @@ class KeyStore:
 
     def mark_compromised(self, kid: str, since: datetime) -> KeyRecord:
         """Void every signature by ``kid`` from ``since`` on; an active key is retired."""
+        if since.tzinfo is None:  # a naive time would silently be read as local time
+            raise errors.InvalidInputError("the compromise time must carry a time zone")
         records = self.records()
         for rec in records:
             if rec.kid == kid:
