@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,14 @@ import cryptography.exceptions
 import jwt.exceptions
 
 from passerelle import errors
+from passerelle.encoding import (
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads,
+    json_loads_object,
+    sha256_b64url,
+)
 from passerelle.keys import ALLOWED_ALGS, PublicKey, SigningKey
 
 __all__ = [
@@ -42,9 +49,11 @@ __all__ = [
     "b64url_encode",
     "decode_compact",
     "json_dumps",
+    "json_loads",
     "json_loads_object",
     "map_jose_errors",
     "parse_compact",
+    "sha256_b64url",
     "sign_compact",
     "verify_signature",
 ]
@@ -57,70 +66,8 @@ MAX_TOKEN_LENGTH = 1024 * 1024
 #: Header parameters that carry or point to a key, plus ``crit``: always refused.
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TO_STD = str.maketrans("-_", "+/")
-_FROM_STD = bytes.maketrans(b"+/", b"-_")
-_PAD = ("", "", "==", "=")
-
 KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], PublicKey]
 """Called with (header, payload) of a parsed JWS; returns the key that must verify it."""
-
-
-def b64url_encode(data: bytes) -> str:
-    """Unpadded base64url (RFC 7515 section 2)."""
-    return binascii.b2a_base64(data, newline=False).translate(_FROM_STD).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    """Strictly decode unpadded base64url.
-
-    Raises:
-        Base64UrlError: on padding, characters outside the URL-safe alphabet, an
-            impossible length, or non-zero unused trailing bits (a non-canonical encoding).
-    """
-    if not _B64URL.fullmatch(text):
-        raise errors.Base64UrlError("characters outside the unpadded base64url alphabet")
-    rest = len(text) % 4
-    if rest == 1:
-        raise errors.Base64UrlError("impossible base64url length")
-    if rest and _ALPHABET.index(text[-1]) & (0x0F if rest == 2 else 0x03):
-        raise errors.Base64UrlError("non-canonical base64url (trailing bits set)")
-    try:
-        return binascii.a2b_base64((text + _PAD[rest]).translate(_TO_STD), strict_mode=True)
-    except binascii.Error as exc:  # pragma: no cover - the checks above make this unreachable
-        raise errors.Base64UrlError(str(exc)) from exc
-
-
-def _reject_constant(name: str) -> Any:
-    raise errors.JsonError(f"{name} is not valid JSON")
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 4 / RFC 9901: reject duplicate names rather than let the last one win
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        raise errors.JsonError("duplicate member name in a JSON object")
-    return value
-
-
-def json_loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
-    """Parse a JSON object (UTF-8, unique member names), mapping every failure to ``JsonError``."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data  # no UTF-16/32 sniffing
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_members)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        if isinstance(exc, errors.PasserelleError):
-            raise
-        raise errors.JsonError(f"{what} is not valid JSON") from exc
-    if not isinstance(value, dict):
-        raise errors.JsonError(f"{what} is not a JSON object")
-    return value
-
-
-def json_dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, the serialisation Passerelle signs."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +149,7 @@ def parse_compact(token: str, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJ
     if len(parts) != 3:
         raise errors.TokenFormatError("a compact JWS has exactly three dot-separated parts")
     header_b64, payload_b64, signature_b64 = parts
-    header = json_loads_object(b64url_decode(header_b64), "JWS header")
+    header = json_loads_object(b64url_decode(header_b64), "JWS header", unique=True)
     check_header(header)
     payload = json_loads_object(b64url_decode(payload_b64), "JWS payload")
     signature = b64url_decode(signature_b64)

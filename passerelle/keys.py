@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
 from passerelle import errors
+from passerelle.encoding import b64url_decode, b64url_encode, sha256_b64url
 
 __all__ = [
     "ALLOWED_ALGS",
@@ -51,33 +53,23 @@ __all__ = [
 
 Alg = Literal["EdDSA", "ES256"]
 ALLOWED_ALGS: frozenset[str] = frozenset({"EdDSA", "ES256"})
-DEV_PASSPHRASE = "passerelle-development-only-insecure"  # noqa: S105 - documented dev value
+DEV_PASSPHRASE = "passerelle-development-only-insecure"
 
 _ES256 = ECAlgorithm(ECAlgorithm.SHA256)
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _INDEX = "keystore.json"
 
 PublicKeyType = Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKeyType = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-def _b64url(data: bytes) -> str:
-    # local copy of the encoder: jose imports keys, not the other way round
-    import base64
-
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _b64url_decode(text: Any, name: str) -> bytes:
-    import base64
-    import binascii
-    import re
-
-    if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+    if not isinstance(text, str) or not text:
         raise errors.KeyError_(f"JWK member {name!r} is not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise errors.KeyError_(f"JWK member {name!r} is not base64url") from exc
+        return b64url_decode(text)
+    except errors.Base64UrlError:
+        raise errors.KeyError_(f"JWK member {name!r} is not base64url") from None
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -97,19 +89,19 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(
         json.dumps(canonical, separators=(",", ":"), sort_keys=True).encode()
     ).digest()
-    return _b64url(digest)
+    return b64url_encode(digest)
 
 
 def _public_jwk(key: PublicKeyType) -> dict[str, str]:
     if isinstance(key, Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
     numbers = key.public_numbers()
     return {
         "kty": "EC",
         "crv": "P-256",
-        "x": _b64url(numbers.x.to_bytes(32, "big")),
-        "y": _b64url(numbers.y.to_bytes(32, "big")),
+        "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(32, "big")),
     }
 
 
@@ -135,13 +127,21 @@ class PublicKey:
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
         """True when ``signature`` (JWS raw form) is valid for ``signing_input``."""
-        if isinstance(self.key, Ed25519PublicKey):
-            try:
+        # cryptography directly (PyJWT's wrapper costs a few microseconds per call on the
+        # verifier's hot path); the raw r||s form is converted to DER by cryptography
+        try:
+            if isinstance(self.key, Ed25519PublicKey):
                 self.key.verify(signature, signing_input)
-            except InvalidSignature:
+                return True
+            if len(signature) != 64:
                 return False
-            return True
-        return bool(_ES256.verify(signing_input, self.key, signature))
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
+            self.key.verify(der, signing_input, _ECDSA_SHA256)
+        except InvalidSignature:
+            return False
+        return True
 
     def to_jwk(self, *, with_kid: bool = False) -> dict[str, str]:
         """The public JWK (``kid`` and ``alg`` added when ``with_kid``)."""
@@ -218,6 +218,9 @@ def public_key_from_jwk(jwk: Any, *, allow_private: bool = False) -> PublicKey:
         raise errors.KeyError_("a JWK must be a JSON object")
     if "d" in jwk and not allow_private:
         raise errors.KeyError_("a public JWK must not contain the private part 'd'")
+    fast = _fast_public_key(jwk)
+    if fast is not None:
+        return fast
     kty = jwk.get("kty")
     try:
         if kty == "OKP":
@@ -233,6 +236,37 @@ def public_key_from_jwk(jwk: Any, *, allow_private: bool = False) -> PublicKey:
     except ValueError as exc:
         raise errors.KeyError_(f"invalid {kty} public key: {exc}") from exc
     raise errors.KeyError_(f"unsupported JWK kty {kty!r} (EC P-256 or OKP Ed25519)")
+
+
+def _fast_public_key(jwk: Mapping[str, Any]) -> PublicKey | None:
+    """The common, well-formed case without the round trips of :meth:`PublicKey.from_crypto`
+    (a holder key is read from ``cnf.jwk`` on every presentation); ``None`` sends anything
+    unusual to the careful path, which explains what is wrong."""
+    kty, crv, x = jwk.get("kty"), jwk.get("crv"), jwk.get("x")
+    if not isinstance(x, str):
+        return None
+    try:
+        if kty == "EC" and crv == "P-256" and isinstance(jwk.get("y"), str):
+            y = jwk["y"]
+            point = b"\x04" + b64url_decode(x) + b64url_decode(y)
+            if len(point) != 65:
+                return None
+            ec_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+            # RFC 7638 members in order; x and y are canonical base64url: nothing to escape
+            members = f'{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}'
+            public = {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+            return PublicKey("ES256", ec_key, public, sha256_b64url(members.encode()))
+        if kty == "OKP" and crv == "Ed25519":
+            raw = b64url_decode(x)
+            if len(raw) != 32:
+                return None
+            members = f'{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}'
+            public = {"kty": "OKP", "crv": "Ed25519", "x": x}
+            okp = Ed25519PublicKey.from_public_bytes(raw)
+            return PublicKey("EdDSA", okp, public, sha256_b64url(members.encode()))
+    except (errors.Base64UrlError, ValueError):
+        return None
+    return None
 
 
 def private_key_from_jwk(jwk: Any) -> SigningKey:

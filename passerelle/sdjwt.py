@@ -37,8 +37,6 @@ problems :class:`~passerelle.errors.DisclosureError` and key binding problems
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 import json
 import secrets
 import time
@@ -46,13 +44,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 from passerelle import errors, jose
+from passerelle.encoding import (
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads,
+    sha256_b64url,
+)
 from passerelle.keys import PublicKey, SigningKey, public_key_from_jwk
 
 __all__ = [
@@ -114,110 +113,8 @@ ClaimPath = tuple[str | int, ...]
 """Where a claim sits: object keys (``str``) and array positions (``int``) from the top."""
 
 _RESERVED_NAMES = frozenset({SD_KEY, ELLIPSIS_KEY})
-_TO_STD = bytes.maketrans(b"-_", b"+/")
-_FROM_STD = bytes.maketrans(b"+/", b"-_")
-_PAD = (b"", b"", b"==", b"=")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# One decoder and encoders for every call: json.loads()/dumps() with a keyword argument
-# build a new one each time.
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 #: Disclosures are serialised like the spec examples (json.dumps defaults, UTF-8 kept).
 _DISCLOSURE_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-#: The signed payload: compact, like passerelle.jose.json_dumps.
-_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------------------------------
-# Encoding primitives (fast paths, same strictness as passerelle.jose)
-
-
-def _b64decode(text: str) -> bytes:
-    """Strict unpadded base64url: the decoded bytes must re-encode to exactly ``text``."""
-    try:
-        data = text.encode("ascii")
-    except UnicodeEncodeError:
-        raise errors.Base64UrlError("characters outside the base64url alphabet") from None
-    rest = len(data) & 3
-    if rest == 1:
-        raise errors.Base64UrlError("impossible base64url length")
-    try:
-        raw = binascii.a2b_base64(data.translate(_TO_STD) + _PAD[rest], strict_mode=True)
-    except binascii.Error:
-        raise errors.Base64UrlError("characters outside the base64url alphabet") from None
-    # Rejects '+', '/', '=', and non-zero trailing bits: only the canonical form passes.
-    if binascii.b2a_base64(raw, newline=False).translate(_FROM_STD).rstrip(b"=") != data:
-        raise errors.Base64UrlError("not canonical unpadded base64url")
-    return raw
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).translate(_FROM_STD).rstrip(b"=").decode()
-
-
-def _sha256_b64(data: bytes) -> str:
-    # a SHA-256 digest is 32 bytes: 44 base64 characters, the last one padding
-    return (
-        binascii.b2a_base64(hashlib.sha256(data).digest(), newline=False)[:43]
-        .translate(_FROM_STD)
-        .decode()
-    )
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = _JSON.decode(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise errors.JsonError(f"{what} is not valid JSON") from None
-    if type(value) is not dict:
-        raise errors.JsonError(f"{what} is not a JSON object")
-    return value
-
-
-def _parse_jws(token: str, what: str) -> jose.CompactJWS:
-    """Like :func:`passerelle.jose.parse_compact` (same checks), on the fast decoders."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise errors.TokenFormatError(f"the {what} is not a compact JWS (three parts)")
-    header_b64, payload_b64, signature_b64 = parts
-    header = _json_object(_b64decode(header_b64), f"{what} header")
-    jose.check_header(header)
-    payload = _json_object(_b64decode(payload_b64), f"{what} payload")
-    signature = _b64decode(signature_b64)
-    return jose.CompactJWS(
-        header=header,
-        payload=payload,
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=signature,
-    )
-
-
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-
-
-def _verify_signature(jws: jose.CompactJWS, key: PublicKey) -> None:
-    """:func:`passerelle.jose.verify_signature` without PyJWT's per-call wrapping (the
-    ``cryptography`` call it makes is the same); same checks, same errors."""
-    if jws.alg != key.alg:
-        raise errors.AlgorithmError(f"token alg {jws.alg} does not match the key's {key.alg}")
-    public, signature = key.key, jws.signature
-    try:
-        if isinstance(public, Ed25519PublicKey):
-            public.verify(signature, jws.signing_input)
-            return
-        if len(signature) == 64:
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
-            public.verify(der, jws.signing_input, _ECDSA_SHA256)
-            return
-    except InvalidSignature:
-        pass
-    raise errors.SignatureError("signature verification failed")
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,23 +135,23 @@ class SD:
 
 def random_salt() -> str:
     """A fresh salt: 128 bits from :mod:`secrets`, base64url (22 characters)."""
-    return _b64encode(secrets.token_bytes(16))
+    return b64url_encode(secrets.token_bytes(16))
 
 
 def _random_decoy() -> str:
     # RFC 9901 section 4.2.5: the digest of a cryptographically secure random number
-    return _sha256_b64(secrets.token_bytes(32))
+    return sha256_b64url(secrets.token_bytes(32))
 
 
 def _open_disclosure(encoded: str) -> tuple[str, str, str | None, Any]:
     """(digest, salt, name or None for an array element, value) of a Disclosure string."""
     try:
-        raw = _b64decode(encoded)
+        raw = b64url_decode(encoded)
     except errors.Base64UrlError as exc:
         raise errors.DisclosureError(f"a disclosure is not base64url: {exc.detail}") from None
     try:
-        content = _JSON.decode(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
+        content = json_loads(raw, "a disclosure")
+    except errors.JsonError:
         raise errors.DisclosureError("a disclosure is not valid JSON") from None
     if type(content) is not list:
         raise errors.DisclosureError("a disclosure must be a JSON array")
@@ -271,7 +168,7 @@ def _open_disclosure(encoded: str) -> tuple[str, str, str | None, Any]:
         raise errors.DisclosureError("a disclosure must have 2 (array element) or 3 elements")
     if type(salt) is not str:
         raise errors.DisclosureError("a disclosure's salt must be a string")
-    return _sha256_b64(encoded.encode("ascii")), salt, name, value
+    return sha256_b64url(encoded.encode("ascii")), salt, name, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,8 +200,8 @@ class Disclosure:
             text = _DISCLOSURE_JSON.encode(content)
         except (TypeError, ValueError) as exc:
             raise errors.InvalidInputError(f"claim value is not JSON: {exc}") from None
-        encoded = _b64encode(text.encode("utf-8"))
-        return cls(salt, name, value, encoded, _sha256_b64(encoded.encode("ascii")))
+        encoded = b64url_encode(text.encode("utf-8"))
+        return cls(salt, name, value, encoded, sha256_b64url(encoded.encode("ascii")))
 
     @classmethod
     def parse(cls, encoded: str) -> Disclosure:
@@ -449,12 +346,8 @@ def issue(
     issuance = _Issuance(salt=salt_factory, decoy=decoy_factory, decoys=decoys)
     payload = issuance.object(claims, 1)
     payload[SD_ALG_KEY] = DEFAULT_SD_ALG
-    try:
-        body = _PAYLOAD_JSON.encode(payload)
-    except (TypeError, ValueError) as exc:
-        raise errors.InvalidInputError(f"claims are not JSON: {exc}") from None
     jwt = jose.sign_compact(
-        body.encode(), key, typ=typ, include_kid=include_kid, extra_header=extra_header
+        json_dumps(payload), key, typ=typ, include_kid=include_kid, extra_header=extra_header
     )
     return IssuedSdJwt(jwt=jwt, disclosures=tuple(issuance.disclosures), payload=payload)
 
@@ -605,7 +498,7 @@ def verify_issuer_signature(
     """
     if len(parsed.issuer_jwt) > jose.MAX_TOKEN_LENGTH:
         raise errors.TokenTooLargeError(f"JWS longer than {jose.MAX_TOKEN_LENGTH} characters")
-    jws = _parse_jws(parsed.issuer_jwt, "issuer-signed JWT")
+    jws = jose.parse_compact(parsed.issuer_jwt)
     if parsed.unprotected_header is not None:
         both = set(parsed.unprotected_header).intersection(jws.header)
         if both:
@@ -615,7 +508,7 @@ def verify_issuer_signature(
     if typ is not None:
         jose.check_typ(jws.header, typ)
     public = key if isinstance(key, PublicKey) else key(jws.header, jws.payload)
-    _verify_signature(jws, public)
+    jose.verify_signature(jws, public)
     return jws
 
 
@@ -746,33 +639,6 @@ def holder_key_from_cnf(payload: Mapping[str, Any]) -> PublicKey:
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if not isinstance(jwk, dict):
         raise errors.KeyBindingError("the SD-JWT has no holder key (cnf.jwk)")
-    return _public_key(jwk)
-
-
-def _public_key(jwk: Mapping[str, Any]) -> PublicKey:
-    # Fast path for well-formed P-256 / Ed25519 JWKs; anything unusual takes the careful
-    # (and more verbose about errors) path of passerelle.keys.
-    kty, x = jwk.get("kty"), jwk.get("x")
-    if "d" not in jwk and isinstance(x, str):
-        try:
-            if kty == "EC" and jwk.get("crv") == "P-256" and isinstance(jwk.get("y"), str):
-                y = jwk["y"]
-                point = b"\x04" + _b64decode(x) + _b64decode(y)
-                if len(point) == 65:
-                    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-                    public = {"kty": "EC", "crv": "P-256", "x": x, "y": y}
-                    # RFC 7638 thumbprint; x and y are checked base64url, so no escaping
-                    members = f'{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}'
-                    return PublicKey("ES256", key, public, _sha256_b64(members.encode()))
-            elif kty == "OKP" and jwk.get("crv") == "Ed25519":
-                raw = _b64decode(x)
-                if len(raw) == 32:
-                    public = {"kty": "OKP", "crv": "Ed25519", "x": x}
-                    okp = Ed25519PublicKey.from_public_bytes(raw)
-                    members = f'{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}'
-                    return PublicKey("EdDSA", okp, public, _sha256_b64(members.encode()))
-        except (errors.Base64UrlError, ValueError):
-            pass
     return public_key_from_jwk(jwk)
 
 
@@ -815,9 +681,9 @@ def _check_key_binding(
         raise errors.KeyBindingError("a key binding JWT is required but absent")
     if len(parsed.kb_jwt) > jose.MAX_TOKEN_LENGTH:
         raise errors.TokenTooLargeError("KB-JWT too large")
-    jws = _parse_jws(parsed.kb_jwt, "KB-JWT")
+    jws = jose.parse_compact(parsed.kb_jwt)
     jose.check_typ(jws.header, KB_JWT_TYP)
-    _verify_signature(jws, holder_key)
+    jose.verify_signature(jws, holder_key)
     claims = jws.payload
     iat = claims.get("iat")
     if type(iat) is not int and type(iat) is not float:
@@ -838,7 +704,7 @@ def _check_key_binding(
         raise errors.AudienceMismatchError("the KB-JWT 'aud' must be a single string")
     if audience is not None and got_aud != audience:
         raise errors.AudienceMismatchError("the KB-JWT is meant for another audience")
-    expected = _sha256_b64(parsed.sd_hash_input.encode("utf-8"))
+    expected = sha256_b64url(parsed.sd_hash_input.encode("utf-8"))
     if claims.get(SD_HASH_KEY) != expected:
         raise errors.SdHashMismatchError("sd_hash does not match the presented SD-JWT")
     return claims
@@ -916,7 +782,7 @@ def _find_disclosures(sd_jwt: str) -> tuple[ParsedSdJwt, dict[str, Any], list[_F
     parsed = parse(sd_jwt)
     if parsed.kb_jwt is not None:
         raise errors.TokenFormatError("an SD-JWT+KB cannot be presented again (section 7.2)")
-    payload = _parse_jws(parsed.issuer_jwt, "issuer-signed JWT").payload
+    payload = jose.parse_compact(parsed.issuer_jwt).payload
     process_disclosures(payload, parsed.disclosures)  # the holder validates (section 7.1)
     table = {}
     for encoded in parsed.disclosures:
@@ -1021,7 +887,7 @@ def present(
             "nonce": nonce,
             "aud": audience,
             "iat": int(time.time()) if iat is None else iat,
-            SD_HASH_KEY: _sha256_b64(presented.sd_hash_input.encode("ascii")),
+            SD_HASH_KEY: sha256_b64url(presented.sd_hash_input.encode("ascii")),
         }
         kb_jwt = jose.sign_compact(kb_payload, holder_key, typ=KB_JWT_TYP, include_kid=False)
     if parsed.serialization == "json":

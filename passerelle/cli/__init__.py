@@ -11,49 +11,49 @@ errors and bad input.
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import entry_points
 
 import typer
 
-__all__ = ["app", "main"]
+__all__ = ["build_app", "main"]
 
-app = typer.Typer(
-    name="passerelle",
-    help="Portable, verifiable skills and qualification credentials (SD-JWT VC).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-# (module, group name or None when the module registers top-level commands itself)
+# (module, group name, or None when the module registers top-level commands itself)
 _CORE_GROUPS: tuple[tuple[str, str | None], ...] = (
     ("passerelle.cli.keys", "keys"),
     ("passerelle.cli.credential", None),
+    ("passerelle.cli.bundle", None),
     ("passerelle.cli.statuslist", "status-list"),
     ("passerelle.cli.trustlist", "trust-list"),
     ("passerelle.cli.qr", "qr"),
-    ("passerelle.cli.bundle", None),
 )
 
 
-def _load() -> None:
+def build_app() -> typer.Typer:
+    """The whole CLI: core groups, then the services' entry points."""
+    app = typer.Typer(
+        name="passerelle",
+        help="Portable, verifiable skills and qualification credentials (SD-JWT VC).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
     for module_name, group in _CORE_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # group not built yet
-            raise
+        module = importlib.import_module(module_name)
         if group is None:
             module.register(app)
         else:
             app.add_typer(module.app, name=group)
     for entry in entry_points(group="passerelle.commands"):
-        sub = entry.load()
+        try:
+            sub = entry.load()
+        except Exception as exc:  # a broken service plugin must not take the core CLI down
+            print(f"warning: command group {entry.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
         app.add_typer(sub, name=entry.name)
+    return app
 
 
 def main() -> None:
     """Console-script entry point."""
-    _load()
-    app()
+    build_app()()

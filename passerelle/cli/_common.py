@@ -36,10 +36,20 @@ def cli_errors() -> Iterator[None]:
 
 
 def read_text_arg(value: str) -> str:
-    """``-`` reads standard input; anything else is returned as given, stripped."""
+    """The token an argument stands for: ``-`` reads standard input, the path of an
+    existing file reads that file, anything else is the token itself (stripped)."""
     if value == "-":
         return sys.stdin.read().strip()
-    return value.strip()
+    text = value.strip()
+    # a compact token never contains '/', and is far longer than any path
+    if len(text) < 4096 and ("/" in text or "." not in text or text.endswith(".txt")):
+        path = Path(text)
+        if path.is_file():
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise errors.InvalidInputError(f"cannot read {path}: {exc}") from exc
+    return text
 
 
 def read_json_file(path: Path) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from passerelle import errors, jose, sdjwt
+from passerelle.encoding import b64url_decode, sha256_b64url
 from passerelle.keys import SigningKey, generate_key, jwk_thumbprint, public_key_from_jwk
 
 NONCE, AUDIENCE, NOW = "nonce-1", "https://verifier.example", 1_700_000_000
@@ -240,8 +241,8 @@ def test_disclosure_encoding_rejected(encoded: str) -> None:
 @pytest.mark.parametrize("text", ["YQ==", "YR", "Y", "a+b/", "YQ\n", "é"])
 def test_strict_base64url(text: str) -> None:
     with pytest.raises(errors.Base64UrlError):
-        sdjwt._b64decode(text)
-    assert sdjwt._b64decode("YQ") == b"a"
+        b64url_decode(text)
+    assert b64url_decode("YQ") == b"a"
 
 
 # ---------------------------------------------------------------------------------------
@@ -405,7 +406,7 @@ def test_key_binding_covers_disclosures_and_their_order() -> None:
     holder_reordered = sdjwt.SEPARATOR.join((parsed.issuer_jwt, *rest, first, ""))
     kb = jose.sign_compact(
         {"nonce": NONCE, "aud": AUDIENCE, "iat": NOW,
-         "sd_hash": sdjwt._sha256_b64(holder_reordered.encode())},
+         "sd_hash": sha256_b64url(holder_reordered.encode())},
         HOLDER, typ="kb+jwt", include_kid=False,
     )  # fmt: skip
     assert verify(holder_reordered + kb).claims == verify(token).claims
@@ -453,7 +454,7 @@ def test_ellipsis_rules() -> None:
 def test_disclosure_named_sd_or_ellipsis_rejected() -> None:
     for name in ("_sd", "..."):
         encoded = b64(json.dumps(["salt", name, 1]))
-        digest = sdjwt._sha256_b64(encoded.encode())
+        digest = sha256_b64url(encoded.encode())
         token = forge({"_sd": [digest]}, [encoded])
         with pytest.raises(errors.DisclosureError, match="named"):
             sdjwt.verify(token, ISSUER.public)
@@ -519,7 +520,7 @@ def test_depth_limit() -> None:
 def kb_token(claims: dict[str, Any], *, key: SigningKey = HOLDER, typ: str = "kb+jwt") -> str:
     sd_jwt = sdjwt.present(ISSUED.compact, [("given_name",)])
     body = {"nonce": NONCE, "aud": AUDIENCE, "iat": NOW,
-            "sd_hash": sdjwt._sha256_b64(sd_jwt.encode())} | claims  # fmt: skip
+            "sd_hash": sha256_b64url(sd_jwt.encode())} | claims  # fmt: skip
     return sd_jwt + jose.sign_compact(body, key, typ=typ, include_kid=False)
 
 
@@ -569,7 +570,7 @@ def test_verify_key_binding_step() -> None:
     parsed = sdjwt.parse(presentation())
     holder = sdjwt.holder_key_from_cnf(ISSUED.payload)
     kb = sdjwt.verify_key_binding(parsed, holder, nonce=NONCE, audience=AUDIENCE, now=NOW)
-    assert kb["sd_hash"] == sdjwt._sha256_b64(parsed.sd_hash_input.encode())
+    assert kb["sd_hash"] == sha256_b64url(parsed.sd_hash_input.encode())
     with pytest.raises(errors.KeyBindingTimeError):
         sdjwt.verify_key_binding(
             parsed, holder, nonce=NONCE, audience=AUDIENCE, now=NOW + 20, max_age=10

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from passerelle import sdjwt, trustlist
-from passerelle.jose import b64url_decode, b64url_encode, json_dumps
+from passerelle.encoding import b64url_decode, b64url_encode, json_dumps
 from passerelle.verification import CHECK_NAMES, StatusLists, Verifier
 from tests.factories import (
     ISSUER,
@@ -132,9 +132,9 @@ def test_expired_and_not_yet_valid() -> None:
 
 def test_untrusted_withdrawn_out_of_scope() -> None:
     token = credential()
-    assert failing(trusted(trust_list(trust_source(status="withdrawn"))).verify(token, now=NOW)) == {
-        "issuer_trusted": "issuer_untrusted"
-    }
+    assert failing(
+        trusted(trust_list(trust_source(status="withdrawn"))).verify(token, now=NOW)
+    ) == {"issuer_trusted": "issuer_untrusted"}
     narrow = trust_source(scope=[vct("SkillCredential")])
     assert failing(trusted(trust_list(narrow)).verify(token, now=NOW)) == {
         "issuer_trusted": "issuer_not_accredited_for_type"
