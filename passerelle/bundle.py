@@ -42,9 +42,7 @@ class Bundle:
     status_lists: tuple[str, ...]
 
 
-def make_bundle(
-    trust_lists: Sequence[str], status_lists: Sequence[str], *, now: datetime
-) -> str:
+def make_bundle(trust_lists: Sequence[str], status_lists: Sequence[str], *, now: datetime) -> str:
     """The bundle document for already verified tokens (see ``passerelle bundle``)."""
     document: dict[str, Any] = {
         "format": BUNDLE_FORMAT,

@@ -30,7 +30,9 @@ VC_TYP = "dc+sd-jwt"
 #: Accepted on input only: the media type used by drafts before -06.
 LEGACY_VC_TYP = "vc+sd-jwt"
 #: Claims set by the issuing layer, never taken from the subject claims, never disclosable.
-REGISTERED_CLAIMS = frozenset({"iss", "sub", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd_alg"})
+REGISTERED_CLAIMS = frozenset(
+    {"iss", "sub", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd_alg"}
+)
 
 Path = tuple[str | int | None, ...]
 

@@ -270,7 +270,9 @@ class Verifier:
     def _pick_direct(keys: list[PublicKey], state: _State) -> PublicKey:
         assert state.jws is not None
         for key in keys:
-            if key.alg == state.jws.alg and key.verify(state.jws.signing_input, state.jws.signature):
+            if key.alg == state.jws.alg and key.verify(
+                state.jws.signing_input, state.jws.signature
+            ):
                 return key
         return keys[0]
 
@@ -290,7 +292,9 @@ class Verifier:
         try:
             for name in ("iat", "nbf", "exp"):
                 value = payload.get(name)
-                if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+                if value is not None and (
+                    not isinstance(value, int | float) or isinstance(value, bool)
+                ):
                     raise errors.ClaimsError(f"'{name}' must be a NumericDate")
             iat, nbf, exp = payload.get("iat"), payload.get("nbf"), payload.get("exp")
             if iat is not None and iat > at + self.leeway:
@@ -302,7 +306,9 @@ class Verifier:
         except errors.PasserelleError as exc:
             check.failed(exc)
             return
-        check.passed("no expiry" if payload.get("exp") is None else f"valid until {_rfc3339(payload['exp'])}")
+        check.passed(
+            "no expiry" if payload.get("exp") is None else f"valid until {_rfc3339(payload['exp'])}"
+        )
 
     def _disclosures(self, check: Check, state: _State) -> None:
         assert state.jws is not None and state.parsed is not None
@@ -364,7 +370,11 @@ class Verifier:
                     + (" (offline)" if self.offline else "; supply it with --status-list")
                 )
             verified = statuslist.verify_status_list_token(
-                token, self._status_key_resolver(state, at), expected_uri=uri, now=at, leeway=self.leeway
+                token,
+                self._status_key_resolver(state, at),
+                expected_uri=uri,
+                now=at,
+                leeway=self.leeway,
             )
             value = verified.status_list.get(idx)
         except errors.PasserelleError as exc:
@@ -454,7 +464,9 @@ class Verifier:
         return out
 
 
-def _labelled(subject: Mapping[str, Any], ctype: CredentialType | None, lang: str) -> list[dict[str, Any]]:
+def _labelled(
+    subject: Mapping[str, Any], ctype: CredentialType | None, lang: str
+) -> list[dict[str, Any]]:
     """Leaves of the disclosed claims with labels and code meanings in ``lang``."""
     entries: list[dict[str, Any]] = []
 
@@ -484,7 +496,10 @@ def _labelled(subject: Mapping[str, Any], ctype: CredentialType | None, lang: st
 
 def _is_language_map(value: Mapping[str, Any]) -> bool:
     return bool(value) and all(
-        isinstance(k, str) and 2 <= len(k) <= 8 and k.replace("-", "").isalpha() and isinstance(v, str)
+        isinstance(k, str)
+        and 2 <= len(k) <= 8
+        and k.replace("-", "").isalpha()
+        and isinstance(v, str)
         for k, v in value.items()
     )
 
