@@ -54,7 +54,13 @@ DEFAULT_LEEWAY = 60
 DEFAULT_KB_MAX_AGE = 300
 
 #: Claims whose codes are explained in words from the shipped code lists.
-_CODE_LISTS = {"isco08": "isco08", "eqf_level": "eqf", "isced_f": "iscedf"}
+_CODE_LISTS = {
+    "isco08": "isco08",
+    "eqf_level": "eqf",
+    "isced_f": "iscedf",
+    "assessment_method": "assessment_method",
+    "proficiency": "proficiency",
+}
 
 
 @dataclass(slots=True)

@@ -66,7 +66,8 @@ def bundle(
             verified = statuslist.verify_status_list_token(
                 token, resolver, expected_uri=None, now=now
             )
-            typer.echo(f"status list {verified.uri}: verified, issued {verified.iat}", err=True)
+            issued = datetime.fromtimestamp(verified.iat, UTC).isoformat()
+            typer.echo(f"status list {verified.uri}: verified, issued {issued}", err=True)
         output.write_text(make_bundle(trust_tokens, status_tokens, now=now), encoding="utf-8")
         typer.echo(
             f"wrote {output}: {len(trust_tokens)} trust list(s), "

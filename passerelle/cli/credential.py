@@ -291,8 +291,10 @@ def _print_human(result: VerificationResult, lang: str) -> None:
         name = names.get(lang) or next(iter(names.values()), None) or result.issuer.get("id")
         console.print(f"{issuer_word}: {name} ({result.issuer.get('id')})")
         accreditation = result.issuer.get("accreditation")
-        if accreditation:
-            console.print(f"  accreditation: {json.dumps(accreditation, ensure_ascii=False)}")
+        if isinstance(accreditation, dict):
+            bodies = accreditation.get("body") or {}
+            body = bodies.get(lang) or next(iter(bodies.values()), "") if bodies else ""
+            console.print(f"  {accreditation.get('id', '')} — {body}")
     if result.credential:
         console.print(f"{cred_word}: {result.credential['type_name']}")
         for entry in result.credential["disclosed"]:

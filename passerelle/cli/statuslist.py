@@ -13,7 +13,13 @@ import typer
 from passerelle import errors, statuslist
 from passerelle.cli._common import cli_errors, fail, print_json, read_json_file, read_text_arg
 from passerelle.jose import KeyResolver
-from passerelle.keys import PublicKey, private_key_from_jwk, public_key_from_jwk
+from passerelle.keys import (
+    KeyStore,
+    PublicKey,
+    private_key_from_jwk,
+    public_key_from_jwk,
+    resolve_passphrase,
+)
 
 __all__ = ["app"]
 
@@ -168,7 +174,12 @@ def inspect(
 def create(
     uri: Annotated[str, typer.Option("--uri", help="The token's own URI (its sub).")],
     issuer: Annotated[str, typer.Option("--issuer", help="The issuer identifier (iss).")],
-    key: Annotated[Path, typer.Option("--key", help="Issuer private JWK file (with 'd').")],
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Issuer private JWK file (with 'd').")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Key store whose active key signs.")
+    ] = None,
     size: Annotated[
         int, typer.Option("--size", min=1, help="Number of entries.")
     ] = statuslist.DEFAULT_LIST_SIZE,
@@ -193,7 +204,13 @@ def create(
         both = set(revoke or ()) & set(suspend or ())
         if both:
             fail(f"index {min(both)} is both revoked and suspended")
-        signing_key = private_key_from_jwk(read_json_file(key))
+        if (key is None) == (store is None):
+            fail("give --key PRIVATE_JWK or --store DIR (one of them)")
+        if key is not None:
+            signing_key = private_key_from_jwk(read_json_file(key))
+        else:
+            assert store is not None
+            signing_key = KeyStore(store, resolve_passphrase()).signing_key()
         lst = statuslist.StatusList(bits, size)
         for index in revoke or ():
             lst.set(index, statuslist.REVOKED)
