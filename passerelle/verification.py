@@ -256,7 +256,12 @@ class Verifier:
             check.passed("issuer key trusted directly (--issuer-key)")
             return True
         if self.trust is None:
-            check.failed(errors.IssuerUntrustedError("no trust list or issuer key is configured"))
+            detail = (
+                f"no configured issuer key matches kid {kid}"
+                if self.issuer_keys
+                else "no trust list or issuer key is configured"
+            )
+            check.failed(errors.IssuerUntrustedError(detail))
             return False
         try:
             state.key, state.record = self.trust.resolve(
