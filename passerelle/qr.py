@@ -66,6 +66,13 @@ SD-JWT or payload, percent-encoded if needed>`` (``&``-separated, other names ig
 fragment, never the query, is used: browsers do not send it to the server, so the
 credential stays out of web logs. Write the URL in capitals (``HTTPS://VERIFIER.EXAMPLE/#PS1:``)
 to keep the whole code in alphanumeric mode.
+
+Links: :func:`verification_link` writes the payload percent-encoded (a space as ``%20``, a
+``%`` as ``%25``; both stay in the alphanumeric set), so that a browser opening it changes
+nothing. A link typed or printed without that escaping is still read: a browser escapes its
+spaces but not its ``%``, which makes the text ambiguous, so every reading is tried
+(percent-decoded, literal, only ``%20`` as a space) and the CRC-32 in the payload says which
+one is the credential (a wrong reading is refused with probability 1 - 2^-32).
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import qrcode
 import qrcode.constants
@@ -110,6 +117,7 @@ __all__ = [
     "qr_version",
     "render_png",
     "render_svg",
+    "verification_link",
 ]
 
 PREFIX: Final = "PS1:"
@@ -537,30 +545,42 @@ def normalise(text: str) -> str:
     return token
 
 
+def verification_link(base_url: str, token: str) -> str:
+    """``BASE_URL#PS1:...``: a link a phone's camera app opens straight into the verifier.
+
+    The base URL is upper-cased when that keeps it valid (scheme and host are
+    case-insensitive; a path is not, so give one without lower-case letters or accept byte
+    mode) and the payload percent-encoded (see the module docstring).
+    """
+    base = base_url.split("#", 1)[0]
+    scheme, sep, rest = base.partition("://")
+    host, slash, path = rest.partition("/")
+    if sep:
+        base = f"{scheme.upper()}://{host.upper()}{slash}{path}"
+    return f"{base}#{quote(encode_payload(token), safe=':$*+-./')}"
+
+
 def _from_url(url: str) -> str:
     _, hash_sign, fragment = url.partition("#")
     if not hash_sign or not fragment:
         raise errors.QrError("the URL carries no credential (no fragment)")
-    if fragment.startswith(PREFIX):
-        return _decode_maybe_escaped(fragment)
-    if unquote(fragment).startswith(PREFIX):  # the whole fragment was percent-encoded
-        return decode_payload(unquote(fragment))
     for item in fragment.split("&"):
         name, _, value = item.partition("=")
         if name == "token" and value:
-            value = unquote(value)
-            return decode_payload(value) if value.startswith(PREFIX) else value
+            fragment = value
+            break
+    readings = dict.fromkeys((unquote(fragment), fragment, fragment.replace("%20", " ")))
+    for reading in readings:
+        if reading.startswith(PREFIX):
+            try:
+                return decode_payload(reading)
+            except errors.QrError:
+                continue
+        elif _SD_JWT_SHAPE.fullmatch(reading):
+            return reading
+    if any(reading.startswith(PREFIX) for reading in readings):
+        raise errors.QrError("the link's PS1: payload is corrupt")
     raise errors.QrError("the URL fragment carries neither PS1: nor token=")
-
-
-def _decode_maybe_escaped(fragment: str) -> str:
-    """Base45 is taken literally; a browser may have percent-escaped it once."""
-    try:
-        return decode_payload(fragment)
-    except errors.QrError:
-        if "%" not in fragment:
-            raise
-        return decode_payload(unquote(fragment))
 
 
 # --- rendering -------------------------------------------------------------------------

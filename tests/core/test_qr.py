@@ -590,3 +590,32 @@ def test_cli_decode_not_an_image(tmp_path) -> None:
     result = runner.invoke(app, ["decode", str(path)])
     assert result.exit_code == 2
     assert "qr_invalid" in result.output
+
+
+def test_verification_link_survives_a_browser_and_stays_alphanumeric() -> None:
+    token = make_presentation(seed=7)
+    link = qr.verification_link("https://verifier.example/", token)
+    assert link.startswith("HTTPS://VERIFIER.EXAMPLE/#PS1:")
+    assert " " not in link
+    assert qrcode.util.QRData(link).mode == qrcode.util.MODE_ALPHA_NUM
+    assert qr.normalise(link) == token
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_unescaped_links_are_read_whatever_a_browser_did(seed: int) -> None:
+    # A link printed without escaping: a browser turns spaces into %20 but leaves Base45's
+    # own '%' alone, so "%20" becomes ambiguous; the CRC-32 picks the right reading.
+    token = make_presentation(seed=seed)
+    payload = qr.encode_payload(token)
+    typed = f"HTTPS://VERIFIER.EXAMPLE/#{payload}"
+    browsed = typed.replace(" ", "%20")
+    assert qr.normalise(typed) == token
+    assert qr.normalise(browsed) == token
+    assert qr.normalise(f"https://v.example/#token={quote(payload)}") == token
+
+
+def test_a_corrupt_link_payload_is_refused() -> None:
+    payload = qr.encode_payload(make_presentation(seed=3))
+    corrupt = payload[:-5] + ("A" if payload[-5] != "A" else "B") + payload[-4:]
+    with pytest.raises(errors.QrError, match="corrupt"):
+        qr.normalise(f"HTTPS://V.EXAMPLE/#{corrupt}")
