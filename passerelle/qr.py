@@ -64,8 +64,8 @@ What a scanner may return
 carries either: ``https://verifier.example/#PS1:...`` or ``https://verifier.example/#token=<
 SD-JWT or payload, percent-encoded if needed>`` (``&``-separated, other names ignored). The
 fragment, never the query, is used: browsers do not send it to the server, so the
-credential stays out of web logs. Write the URL in capitals (``HTTPS://VERIFIER.EXAMPLE/#PS1:``)
-to keep the whole code in alphanumeric mode.
+credential stays out of web logs. ``#`` is not in the QR alphanumeric set, so a link is
+coded in two segments: byte mode up to ``#``, alphanumeric for the payload.
 
 Links: :func:`verification_link` writes the payload percent-encoded (a space as ``%20``, a
 ``%`` as ``%25``; both stay in the alphanumeric set), so that a browser opening it changes
@@ -545,6 +545,9 @@ def normalise(text: str) -> str:
     return token
 
 
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
 def verification_link(base_url: str, token: str) -> str:
     """``BASE_URL#PS1:...``: a link a phone's camera app opens straight into the verifier.
 
@@ -586,10 +589,18 @@ def _from_url(url: str) -> str:
 # --- rendering -------------------------------------------------------------------------
 
 
-def _qr_data(data: str) -> Any:
-    """One segment: alphanumeric mode when ``data`` allows it (a compact payload), else
-    byte mode (UTF-8, no ECI), as qrcode chooses it."""
-    return qrcode.util.QRData(data)
+def _qr_segments(data: str) -> list[Any]:
+    """The segments of ``data``: one alphanumeric segment for a compact payload, byte mode
+    (UTF-8, no ECI) for a plain token, and for a link byte mode up to ``#`` (not in the
+    alphanumeric set) then alphanumeric for the payload."""
+    if "#" in data and data.isascii():
+        head, _, tail = data.partition("#")
+        if tail and all(c in _ALNUM for c in tail):
+            return [
+                qrcode.util.QRData(head + "#", mode=qrcode.util.MODE_8BIT_BYTE),
+                qrcode.util.QRData(tail),
+            ]
+    return [qrcode.util.QRData(data)]
 
 
 def _code(data: str, ec: str, border: int) -> Any:
@@ -598,7 +609,8 @@ def _code(data: str, ec: str, border: int) -> Any:
     except KeyError:
         raise errors.InvalidInputError("error correction level must be one of L, M, Q, H") from None
     code = qrcode.QRCode(error_correction=level, border=border)
-    code.add_data(_qr_data(data))
+    for segment in _qr_segments(data):
+        code.add_data(segment)
     try:
         code.best_fit()
     except (qrcode.exceptions.DataOverflowError, ValueError):  # qrcode 8 raises the latter
