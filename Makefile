@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= var/demo
 
-.PHONY: run demo test lint bench clean
+.PHONY: run demo test lint bench docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_sdjwt.py
 	$(BIN)/python bench/bench_statuslist.py
 	$(BIN)/python bench/bench_qr.py
+
+## docs: rewrite the README's error table from passerelle/errors.py
+docs: $(BIN)/.installed
+	$(BIN)/python -c "import re, pathlib; from passerelle.errors import markdown_table as t; p = pathlib.Path('README.md'); p.write_text(re.sub(r'<!-- errors:begin -->.*<!-- errors:end -->', lambda m: '<!-- errors:begin -->\n' + t() + '<!-- errors:end -->', p.read_text(), flags=re.S))"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -55,14 +55,30 @@ escapes the core.
     │   ├── QrMultipleError           qr_multiple              several codes in the image
     │   └── QrTooLargeError           qr_too_large             does not fit in any QR version
     ├── BundleError                   bundle_invalid           offline bundle unreadable
-    └── ServiceError                  service_error            a service request problem
-        ├── RequestInvalidError       request_invalid          malformed request (422)
-        ├── PayloadTooLargeError      payload_too_large        upload over the limit (413)
-        ├── AuthenticationError       unauthenticated          no or unknown API key (401)
-        ├── PermissionDeniedError     forbidden                role does not allow it (403)
-        ├── NotFoundError             not_found                no such resource here (404)
-        ├── ConflictError             conflict                 state forbids it (409)
-        └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
+    ├── ServiceError                  service_error            a service request problem
+    │   ├── RequestInvalidError       request_invalid          malformed request (422)
+    │   ├── PayloadTooLargeError      payload_too_large        upload over the limit (413)
+    │   ├── AuthenticationError       unauthenticated          no or unknown API key (401)
+    │   ├── PermissionDeniedError     forbidden                role does not allow it (403)
+    │   ├── NotFoundError             not_found                no such resource here (404)
+    │   ├── ConflictError             conflict                 state forbids it (409)
+    │   └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
+    ├── WalletError                   wallet_error             the holder's wallet store
+    │   ├── WalletNotFoundError       wallet_not_found         no wallet here yet (run init)
+    │   ├── WalletExistsError         wallet_exists            init over an existing wallet
+    │   ├── WalletLockedError         wallet_locked            wrong passphrase or damaged bytes
+    │   ├── WalletFileError           wallet_file_invalid      not a wallet/backup file, or newer
+    │   └── CredentialNotFoundError   credential_not_found     no such credential in the wallet
+    └── ProtocolError                 protocol_error           an OpenID4VCI/VP exchange failed
+        ├── EndpointError             endpoint_unreachable     network, timeout, non-JSON answer
+        ├── OfferError                credential_offer_invalid offer link or object unusable
+        ├── IssuerMetadataError       issuer_metadata_invalid  issuer or AS metadata unusable
+        ├── GrantError                grant_refused            token endpoint refused the code
+        ├── ProofRejectedError        proof_rejected           issuer refused the key proof
+        ├── CredentialResponseError   credential_response_invalid  unusable credential received
+        ├── PresentationRequestError  presentation_request_invalid request link/object unusable
+        ├── NoMatchingCredentialError no_matching_credential   nothing held answers the query
+        └── PresentationRejectedError presentation_rejected    the verifier refused the answer
 """
 
 from __future__ import annotations
@@ -70,6 +86,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "CHECK_CODES",
     "AlgorithmError",
     "AudienceMismatchError",
     "AuthenticationError",
@@ -77,10 +94,15 @@ __all__ = [
     "BundleError",
     "ClaimsError",
     "ConflictError",
+    "CredentialNotFoundError",
+    "CredentialResponseError",
     "DisclosureError",
+    "EndpointError",
     "ExpiredError",
+    "GrantError",
     "HeaderError",
     "InvalidInputError",
+    "IssuerMetadataError",
     "IssuerUntrustedError",
     "JoseError",
     "JsonError",
@@ -91,12 +113,18 @@ __all__ = [
     "KeyNotFoundError",
     "KeyStoreLockedError",
     "KeyValidityError",
+    "NoMatchingCredentialError",
     "NonceMismatchError",
     "NotFoundError",
     "NotYetValidError",
+    "OfferError",
     "PasserelleError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PresentationRejectedError",
+    "PresentationRequestError",
+    "ProofRejectedError",
+    "ProtocolError",
     "QrError",
     "QrMultipleError",
     "QrNotFoundError",
@@ -123,7 +151,13 @@ __all__ = [
     "TypError",
     "UnknownTypeError",
     "UpstreamError",
+    "WalletError",
+    "WalletExistsError",
+    "WalletFileError",
+    "WalletLockedError",
+    "WalletNotFoundError",
     "all_error_classes",
+    "markdown_table",
 ]
 
 
@@ -431,12 +465,131 @@ class UpstreamError(ServiceError):
     status = 502
 
 
+# ---------------------------------------------------------------------------------------
+# Wallet and protocol errors (the holder's side: ``wallet/``). Kept apart from the core's
+# classes above; codes are stable like every other.
+
+
+class WalletError(PasserelleError):
+    code = "wallet_error"
+    title = "Wallet error"
+
+
+class WalletNotFoundError(WalletError):
+    code = "wallet_not_found"
+    title = "No wallet here yet"
+    status = 404
+
+
+class WalletExistsError(WalletError):
+    code = "wallet_exists"
+    title = "A wallet already exists here"
+    status = 409
+
+
+class WalletLockedError(WalletError):
+    """AES-GCM authentication failed: a wrong passphrase, or bytes changed since written
+    (the two cannot be told apart, by design of authenticated encryption)."""
+
+    code = "wallet_locked"
+    title = "Wallet cannot be opened: wrong passphrase or damaged file"
+    status = 401
+
+
+class WalletFileError(WalletError):
+    code = "wallet_file_invalid"
+    title = "Not a wallet or backup file"
+
+
+class CredentialNotFoundError(WalletError):
+    code = "credential_not_found"
+    title = "No such credential in the wallet"
+    status = 404
+
+
+class ProtocolError(PasserelleError):
+    code = "protocol_error"
+    title = "Protocol exchange failed"
+    status = 502
+
+
+class EndpointError(ProtocolError):
+    code = "endpoint_unreachable"
+    title = "Remote endpoint unreachable or unreadable"
+
+
+class OfferError(ProtocolError):
+    code = "credential_offer_invalid"
+    title = "Invalid credential offer"
+    status = 400
+
+
+class IssuerMetadataError(ProtocolError):
+    code = "issuer_metadata_invalid"
+    title = "Invalid issuer metadata"
+
+
+class GrantError(ProtocolError):
+    """The token endpoint refused the pre-authorized code: ``extra["oauth_error"]`` holds
+    the OAuth code (``invalid_grant`` for a wrong transaction code, a used or expired code)."""
+
+    code = "grant_refused"
+    title = "Pre-authorized code refused"
+    status = 400
+
+
+class ProofRejectedError(ProtocolError):
+    code = "proof_rejected"
+    title = "Key proof refused by the issuer"
+
+
+class CredentialResponseError(ProtocolError):
+    code = "credential_response_invalid"
+    title = "Unusable credential received"
+
+
+class PresentationRequestError(ProtocolError):
+    code = "presentation_request_invalid"
+    title = "Invalid presentation request"
+    status = 400
+
+
+class NoMatchingCredentialError(ProtocolError):
+    code = "no_matching_credential"
+    title = "No credential matches the request"
+    status = 404
+
+
+class PresentationRejectedError(ProtocolError):
+    code = "presentation_rejected"
+    title = "Presentation refused by the verifier"
+
+
+#: Codes a verification result uses for a check, beside the error codes.
+CHECK_CODES = {
+    "credential_revoked": "(check `credential_status`) the issuer has revoked the credential",
+    "credential_suspended": "(check `credential_status`) the issuer has suspended the credential",
+    "not_checked": "(any check) not run, because an earlier gating check failed",
+}
+
+
+def markdown_table() -> str:
+    """The README's table of every code (``make docs`` writes it there)."""
+    rows = [f"| `{cls.code}` | {cls.status} | {cls.title} |" for cls in all_error_classes()]
+    rows += [f"| `{code}` | – | {meaning} |" for code, meaning in CHECK_CODES.items()]
+    return "| code | HTTP | meaning |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
+
+
 def all_error_classes() -> list[type[PasserelleError]]:
-    """Every class of the tree, base first (used by the docs table and its test)."""
+    """Every class of the tree, base first (used by the docs table and its test).
+
+    Only this module's classes: the tree lives here, whatever else subclasses it.
+    """
     seen: list[type[PasserelleError]] = []
     stack: list[type[PasserelleError]] = [PasserelleError]
     while stack:
         cls = stack.pop(0)
-        seen.append(cls)
+        if cls.__module__ == __name__:
+            seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
