@@ -53,6 +53,9 @@ DEFAULT_LEEWAY = 60
 #: Oldest key binding JWT accepted (seconds between its ``iat`` and the verification time).
 DEFAULT_KB_MAX_AGE = 300
 
+#: Verified status lists kept per verifier (oldest dropped first).
+_STATUS_CACHE_SIZE = 64
+
 #: Claims whose codes are explained in words from the shipped code lists.
 _CODE_LISTS = {
     "isco08": "isco08",
@@ -183,6 +186,7 @@ class Verifier:
         self.leeway = leeway
         self.kb_max_age = kb_max_age
         self.offline = offline
+        self._status_cache: dict[tuple[int, str, str], statuslist.StatusListToken] = {}
 
     # -- public ---------------------------------------------------------------------------
     def verify(
@@ -380,13 +384,7 @@ class Verifier:
                     f"no Status List Token for {uri}"
                     + (" (offline)" if self.offline else "; supply it with --status-list")
                 )
-            verified = statuslist.verify_status_list_token(
-                token,
-                self._status_key_resolver(state, at),
-                expected_uri=uri,
-                now=at,
-                leeway=self.leeway,
-            )
+            verified = self._verified_status_list(token, uri, state, at)
             value = verified.status_list.get(idx)
         except errors.PasserelleError as exc:
             check.failed(exc)
@@ -409,6 +407,34 @@ class Verifier:
         else:
             check.failed(errors.StatusListError(f"application-specific status {value}"))
         return name, info
+
+    def _verified_status_list(
+        self, token: str, uri: str, state: _State, at: int
+    ) -> statuslist.StatusListToken:
+        """The verified, decoded list; a list once verified for this issuer and trust store
+        is reused (decoding 2^17 entries costs far more than the rest of a verification)
+        while it is unexpired at ``at``."""
+        assert state.jws is not None
+        cache_key = (id(self.trust), state.jws.payload["iss"], token)
+        verified = self._status_cache.get(cache_key)
+        if verified is None or verified.iat > at + self.leeway:
+            verified = statuslist.verify_status_list_token(
+                token,
+                self._status_key_resolver(state, at),
+                expected_uri=uri,
+                now=at,
+                leeway=self.leeway,
+            )
+            if len(self._status_cache) >= _STATUS_CACHE_SIZE:
+                self._status_cache.pop(next(iter(self._status_cache)))
+            self._status_cache[cache_key] = verified
+        if verified.uri != uri:
+            raise errors.StatusListMismatchError(f"the status list is {verified.uri}, not {uri}")
+        if verified.exp is not None and at - self.leeway >= verified.exp:
+            raise errors.StatusListExpiredError(
+                f"the status list expired at {_rfc3339(verified.exp)}"
+            )
+        return verified
 
     def _status_key_resolver(self, state: _State, at: int) -> jose.KeyResolver:
         assert state.jws is not None and state.key is not None
