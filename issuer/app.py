@@ -1,0 +1,141 @@
+"""The issuer service: :func:`create_app` wires settings, storage, keys and routes.
+
+Nothing is built at import: the engine, the key ring and the service are made in the
+lifespan from the :class:`IssuerSettings` given to :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from issuer.db import create_db_engine
+from issuer.errors import MethodNotAllowedError
+from issuer.keyring import TenantKeyring
+from issuer.responses import PROBLEM_MEDIA_TYPE
+from issuer.routes import admin, audit, credentials, public
+from issuer.service import IssuerService
+from issuer.settings import IssuerSettings
+from passerelle import errors
+from passerelle.credtypes import TypeRegistry, load_types
+from passerelle.keys import resolve_passphrase
+
+__all__ = ["create_app", "problem_response"]
+
+
+class ServiceUnavailableError(errors.ServiceError):
+    code = "service_unavailable"
+    title = "Service unavailable"
+    status = 503
+
+
+def problem_response(error: errors.PasserelleError) -> JSONResponse:
+    """The one rendering of an error: RFC 9457 problem+json with the stable ``code``."""
+    problem = error.to_problem()
+    # a request never gets a 500: server-side conditions (a locked key store) are a 503
+    status = 503 if error.status >= 500 else error.status
+    problem["status"] = status
+    return JSONResponse(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _validation_error(exc: RequestValidationError) -> errors.RequestInvalidError:
+    found = []
+    for item in exc.errors():
+        where = [str(p) for p in item.get("loc", ())]
+        found.append({"field": ".".join(where), "message": str(item.get("msg", ""))})
+    listed = "; ".join(f"{f['field']}: {f['message']}" for f in found[:5])
+    return errors.RequestInvalidError(listed or "malformed request", errors=found)
+
+
+def _http_error(exc: StarletteHTTPException) -> errors.PasserelleError:
+    if exc.status_code == 404:
+        return errors.NotFoundError("no such resource")
+    if exc.status_code == 405:
+        return MethodNotAllowedError("this method is not allowed here")
+    if exc.status_code == 413:
+        return errors.PayloadTooLargeError(str(exc.detail))
+    if exc.status_code == 401:
+        return errors.AuthenticationError(str(exc.detail))
+    return errors.RequestInvalidError(str(exc.detail))
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    async def on_passerelle(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.PasserelleError)
+        return problem_response(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(_validation_error(exc))
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem_response(_http_error(exc))
+
+    async def on_database(_: Request, exc: Exception) -> Response:
+        return problem_response(ServiceUnavailableError("the database is unavailable"))
+
+    app.add_exception_handler(errors.PasserelleError, on_passerelle)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(SQLAlchemyError, on_database)
+
+
+def create_app(
+    settings: IssuerSettings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    types: TypeRegistry | None = None,
+) -> FastAPI:
+    """The issuer's ASGI application. The database must be migrated (``issuer init``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        passphrase = (
+            settings.key_passphrase.get_secret_value()
+            if settings.key_passphrase
+            else resolve_passphrase()
+        )
+        keyring = TenantKeyring(settings.key_store, passphrase)
+        options: dict[str, Any] = {"clock": clock} if clock else {}
+        app.state.service = IssuerService(
+            engine, settings, types or load_types(), keyring, **options
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Passerelle issuer",
+        version="1",
+        summary="Issue, list and revoke SD-JWT VC skills credentials for training centres.",
+        lifespan=lifespan,
+    )
+    _register_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        # multipart framing adds a little to the file itself
+        limit = settings.max_upload_bytes + 64 * 1024
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return problem_response(
+                errors.PayloadTooLargeError(f"the request body exceeds {limit} bytes")
+            )
+        return await call_next(request)
+
+    for module in (credentials, admin, audit, public):
+        app.include_router(module.router)
+    return app
