@@ -18,7 +18,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issuer.db import create_db_engine
-from issuer.errors import MethodNotAllowedError
 from issuer.keyring import TenantKeyring
 from issuer.responses import PROBLEM_MEDIA_TYPE
 from issuer.routes import admin, audit, credentials, public
@@ -26,15 +25,10 @@ from issuer.service import IssuerService
 from issuer.settings import IssuerSettings
 from passerelle import errors
 from passerelle.credtypes import TypeRegistry, load_types
+from passerelle.errors import MethodNotAllowedError
 from passerelle.keys import resolve_passphrase
 
 __all__ = ["create_app", "problem_response"]
-
-
-class ServiceUnavailableError(errors.ServiceError):
-    code = "service_unavailable"
-    title = "Service unavailable"
-    status = 503
 
 
 def problem_response(error: errors.PasserelleError) -> JSONResponse:
@@ -81,7 +75,7 @@ def _register_error_handlers(app: FastAPI) -> None:
         return problem_response(_http_error(exc))
 
     async def on_database(_: Request, exc: Exception) -> Response:
-        return problem_response(ServiceUnavailableError("the database is unavailable"))
+        return problem_response(errors.ServiceUnavailableError("the database is unavailable"))
 
     app.add_exception_handler(errors.PasserelleError, on_passerelle)
     app.add_exception_handler(RequestValidationError, on_validation)

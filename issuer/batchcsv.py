@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from issuer.errors import BatchInvalidError, CsvEncodingError
 from passerelle.credtypes import CredentialType
+from passerelle.errors import BatchInvalidError, CsvEncodingError
 
 __all__ = ["HOLDER_JWK_COLUMN", "ParsedRow", "RowError", "parse_csv"]
 

@@ -19,12 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from sqlalchemy.exc import SQLAlchemyError
 
 from issuer.db import create_db_engine, migrate
-from issuer.errors import BatchInvalidError
 from issuer.keyring import TenantKeyring
 from issuer.service import IssuerService, TenantProfile
 from issuer.settings import IssuerSettings
 from passerelle import errors
 from passerelle.credtypes import load_types
+from passerelle.errors import BatchInvalidError
 from passerelle.keys import resolve_passphrase
 
 app = typer.Typer(help="The issuer service for training centres.", no_args_is_help=True)

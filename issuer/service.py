@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 from issuer import repository as repo
 from issuer.apikeys import new_api_key, split_api_key, verify_secret
 from issuer.batchcsv import ParsedRow, RowError, parse_csv
-from issuer.errors import BatchInvalidError, IdempotencyConflictError, StatusTransitionError
 from issuer.keyring import TenantKeyring
 from issuer.models import (
     GENESIS_HASH,
@@ -48,6 +47,7 @@ from issuer.settings import IssuerSettings
 from passerelle import errors
 from passerelle.credential import REGISTERED_CLAIMS, issue_credential
 from passerelle.credtypes import CredentialType, TypeRegistry
+from passerelle.errors import BatchInvalidError, IdempotencyConflictError, StatusTransitionError
 from passerelle.keys import public_key_from_jwk
 from passerelle.statuslist import REVOKED, SUSPENDED, VALID, create_status_list_token
 from passerelle.statuslist import StatusList as CoreStatusList

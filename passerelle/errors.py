@@ -91,16 +91,19 @@ __all__ = [
     "AudienceMismatchError",
     "AuthenticationError",
     "Base64UrlError",
+    "BatchInvalidError",
     "BundleError",
     "ClaimsError",
     "ConflictError",
     "CredentialNotFoundError",
     "CredentialResponseError",
+    "CsvEncodingError",
     "DisclosureError",
     "EndpointError",
     "ExpiredError",
     "GrantError",
     "HeaderError",
+    "IdempotencyConflictError",
     "InvalidInputError",
     "IssuerMetadataError",
     "IssuerUntrustedError",
@@ -113,6 +116,7 @@ __all__ = [
     "KeyNotFoundError",
     "KeyStoreLockedError",
     "KeyValidityError",
+    "MethodNotAllowedError",
     "NoMatchingCredentialError",
     "NonceMismatchError",
     "NotFoundError",
@@ -134,6 +138,7 @@ __all__ = [
     "ScopeError",
     "SdHashMismatchError",
     "ServiceError",
+    "ServiceUnavailableError",
     "SignatureError",
     "StatusIndexError",
     "StatusListError",
@@ -141,6 +146,7 @@ __all__ = [
     "StatusListFullError",
     "StatusListMismatchError",
     "StatusListTooLargeError",
+    "StatusTransitionError",
     "StatusUnavailableError",
     "TokenFormatError",
     "TokenTooLargeError",
@@ -457,6 +463,41 @@ class ConflictError(ServiceError):
     code = "conflict"
     title = "Conflict"
     status = 409
+
+
+class BatchInvalidError(RequestInvalidError):
+    """Some rows of a batch are invalid; ``extra["errors"]`` lists ``{row, field, code,
+    message}``; nothing was issued."""
+
+    code = "batch_invalid"
+    title = "Invalid rows in the batch"
+
+
+class CsvEncodingError(RequestInvalidError):
+    code = "csv_encoding"
+    title = "The upload is not UTF-8 text"
+
+
+class IdempotencyConflictError(ConflictError):
+    code = "idempotency_key_reused"
+    title = "Idempotency key already used for another request"
+
+
+class StatusTransitionError(ConflictError):
+    code = "status_transition_invalid"
+    title = "Status change not allowed"
+
+
+class MethodNotAllowedError(ServiceError):
+    code = "method_not_allowed"
+    title = "Method not allowed"
+    status = 405
+
+
+class ServiceUnavailableError(ServiceError):
+    code = "service_unavailable"
+    title = "Service unavailable"
+    status = 503
 
 
 class UpstreamError(ServiceError):
