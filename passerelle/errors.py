@@ -126,6 +126,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PresentationRejectedError",
+    "PresentationReplayedError",
     "PresentationRequestError",
     "ProofRejectedError",
     "ProtocolError",
@@ -133,6 +134,7 @@ __all__ = [
     "QrMultipleError",
     "QrNotFoundError",
     "QrTooLargeError",
+    "RequestExpiredError",
     "RequestInvalidError",
     "SchemaError",
     "ScopeError",
@@ -486,6 +488,16 @@ class IdempotencyConflictError(ConflictError):
 class StatusTransitionError(ConflictError):
     code = "status_transition_invalid"
     title = "Status change not allowed"
+
+
+class PresentationReplayedError(ConflictError):
+    code = "presentation_replayed"
+    title = "Presentation request already answered"
+
+
+class RequestExpiredError(ConflictError):
+    code = "request_expired"
+    title = "Presentation request expired"
 
 
 class MethodNotAllowedError(ServiceError):

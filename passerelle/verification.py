@@ -53,6 +53,9 @@ DEFAULT_LEEWAY = 60
 #: Oldest key binding JWT accepted (seconds between its ``iat`` and the verification time).
 DEFAULT_KB_MAX_AGE = 300
 
+#: 10000-01-01T00:00:00Z: NumericDates beyond cannot be dates (nor Python datetimes).
+_MAX_NUMERIC_DATE = 253402300800
+
 #: Verified status lists kept per verifier (oldest dropped first).
 _STATUS_CACHE_SIZE = 64
 
@@ -241,8 +244,14 @@ class Verifier:
             for name in ("iss", "vct"):
                 if not isinstance(payload.get(name), str) or not payload[name]:
                     raise errors.ClaimsError(f"the required claim '{name}' is missing")
-            if not isinstance(payload.get("iat", 0), int | float):
-                raise errors.ClaimsError("'iat' must be a NumericDate")
+            for name in ("iat", "nbf", "exp"):
+                value = payload.get(name)
+                if value is not None and (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not 0 <= value < _MAX_NUMERIC_DATE
+                ):
+                    raise errors.ClaimsError(f"'{name}' must be a NumericDate before year 10000")
         except errors.PasserelleError as exc:
             check.failed(exc)
             return False

@@ -1,1 +1,1 @@
-"""Passerelle verifier (service arrives with its own issue)."""
+"""Passerelle verifier: the verification API (``verifier.app.create_app``) and its CLI."""

@@ -242,3 +242,10 @@ def test_verify_as_of_a_past_moment() -> None:
     token = credential(valid_for=timedelta(days=1))
     result = trusted(trust_list()).verify(token, now=NOW + timedelta(hours=1))
     assert result.valid
+
+
+@pytest.mark.parametrize("iat", [1e20, -5, True, "2026-01-01"])
+def test_absurd_times_are_a_format_failure_before_any_key_lookup(iat: object) -> None:
+    issued = sdjwt.issue({"iss": ISSUER, "iat": iat, "vct": vct()}, key("issuer"), typ="dc+sd-jwt")
+    result = trusted(trust_list()).verify(issued.compact, now=NOW)
+    assert failing(result) == {"format": "invalid_claims"}
