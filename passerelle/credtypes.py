@@ -31,6 +31,7 @@ label of ``("nationalities", None)``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -583,7 +584,13 @@ def load_types(directory: Path | None = None) -> TypeRegistry:
         InvalidInputError: a folder is malformed (the message names the file), two types
             clash, or there is no type at all.
     """
-    root = directory if directory is not None else _default_directory()
+    return _load_types((directory if directory is not None else _default_directory()).resolve())
+
+
+@functools.cache
+def _load_types(root: Path) -> TypeRegistry:
+    # read once per directory and process: the registry is immutable data, and checking
+    # every schema against its metaschema costs milliseconds
     if not root.is_dir():
         raise InvalidInputError(f"{root}: not a directory of credential types")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))

@@ -362,6 +362,7 @@ def test_the_validator_is_compiled_once_per_type(monkeypatch: pytest.MonkeyPatch
             return real(*args, **kwargs)
 
     monkeypatch.setattr(credtypes, "Draft202012Validator", Spy)
+    credtypes._load_types.cache_clear()  # a fresh registry, so its validators compile here
     registry = load_types(SCHEMAS)  # validates each example once while loading
     for ctype in registry:
         for _ in range(3):
