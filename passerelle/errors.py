@@ -16,7 +16,7 @@ escapes the core.
     │   ├── TokenTooLargeError        token_too_large          over the size limit
     │   ├── Base64UrlError            invalid_base64url        not strict unpadded base64url
     │   └── JsonError                 invalid_json             not a JSON object / duplicate keys
-    ├── JoseError                                              JOSE header and signature
+    ├── JoseError                     jose_error               JOSE header and signature
     │   ├── AlgorithmError            alg_not_allowed          none, HS*, unknown, or wrong for key
     │   ├── HeaderError               invalid_header           forbidden/missing header parameter
     │   ├── TypError                  wrong_typ                unexpected ``typ``
@@ -57,11 +57,19 @@ escapes the core.
     ├── BundleError                   bundle_invalid           offline bundle unreadable
     ├── ServiceError                  service_error            a service request problem
     │   ├── RequestInvalidError       request_invalid          malformed request (422)
+    │   │   ├── BatchInvalidError     batch_invalid            rows with errors (``errors``)
+    │   │   └── CsvEncodingError      csv_encoding             upload is not UTF-8 text
     │   ├── PayloadTooLargeError      payload_too_large        upload over the limit (413)
     │   ├── AuthenticationError       unauthenticated          no or unknown API key (401)
     │   ├── PermissionDeniedError     forbidden                role does not allow it (403)
     │   ├── NotFoundError             not_found                no such resource here (404)
     │   ├── ConflictError             conflict                 state forbids it (409)
+    │   │   ├── IdempotencyConflictError idempotency_key_reused same key, other request
+    │   │   ├── StatusTransitionError status_transition_invalid e.g. reinstate a revoked one
+    │   │   ├── PresentationReplayedError presentation_replayed  request already answered
+    │   │   └── RequestExpiredError   request_expired          presentation request expired
+    │   ├── MethodNotAllowedError     method_not_allowed       (405)
+    │   ├── ServiceUnavailableError   service_unavailable      database or key store down (503)
     │   └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
     ├── WalletError                   wallet_error             the holder's wallet store
     │   ├── WalletNotFoundError       wallet_not_found         no wallet here yet (run init)

@@ -612,10 +612,13 @@ def test_unescaped_links_are_read_whatever_a_browser_did(seed: int) -> None:
     token = make_presentation(seed=seed)
     payload = qr.encode_payload(token)
     typed = f"HTTPS://VERIFIER.EXAMPLE/#{payload}"
-    browsed = typed.replace(" ", "%20")
     assert qr.normalise(typed) == token
-    assert qr.normalise(browsed) == token
     assert qr.normalise(f"https://v.example/#token={quote(payload)}") == token
+    assert qr.normalise(qr.verification_link("https://v.example/", token)) == token
+    if "%20" not in payload:
+        # a literal "%20" in the payload would be ambiguous once a browser escaped the
+        # spaces: that is why verification_link percent-encodes
+        assert qr.normalise(typed.replace(" ", "%20")) == token
 
 
 def test_a_corrupt_link_payload_is_refused() -> None:
