@@ -376,3 +376,28 @@ def import_(
             f"imported {len(report.added)} credential(s), {len(report.already_held)} already "
             f"held, {len(report.keys_added)} key(s) added"
         )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="a loopback address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8765,
+) -> None:
+    """Serve the wallet page on this device (http://127.0.0.1:8765/); Ctrl-C stops it."""
+    # imported here: the other commands do not need the web stack
+    import uvicorn
+
+    from wallet.app import WalletAppSettings, create_app
+
+    env = _env(ctx)
+    try:
+        settings = WalletAppSettings(directory=env.directory, host=host, port=port)
+    except ValueError as exc:
+        typer.echo(f"error [invalid_input]: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"wallet page on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)")
+    application = create_app(
+        settings, kdf=env.kdf, clock=env.now, client_factory=env.client_factory
+    )
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
