@@ -14,9 +14,11 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-## run: the main job on the embedded default (until the services exist: the CLI demo)
-run: demo
+## run: the issuer and the verifier on the embedded default (SQLite, local key store)
+run: $(BIN)/.installed
+	PASSERELLE=$(BIN)/passerelle bash examples/run.sh
 
+## demo: the end-to-end CLI demo (keys, issue, present, verify, trust list, QR, revocation)
 demo: $(BIN)/.installed
 	DEMO_DIR=$(DEMO_DIR) PASSERELLE=$(BIN)/passerelle bash examples/demo.sh
 
