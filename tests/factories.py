@@ -85,7 +85,11 @@ def trust_source(
         "issuers": [
             {
                 "id": issuer,
-                "names": {"fr": "Centre Hay Hassani", "en": "Hay Hassani Centre", "ar": "مركز الحي الحسني"},
+                "names": {
+                    "fr": "Centre Hay Hassani",
+                    "en": "Hay Hassani Centre",
+                    "ar": "مركز الحي الحسني",
+                },
                 "country": "MA",
                 "accreditation": {
                     "body": {"en": "Accreditation body"},
