@@ -62,6 +62,8 @@ escapes the core.
     │   ├── PayloadTooLargeError      payload_too_large        upload over the limit (413)
     │   ├── AuthenticationError       unauthenticated          no or unknown API key (401)
     │   ├── PermissionDeniedError     forbidden                role does not allow it (403)
+    │   │   └── CsrfError             csrf_invalid             form without this session's token
+    │   ├── UnlockThrottledError      unlock_throttled         too many wrong passphrases (429)
     │   ├── NotFoundError             not_found                no such resource here (404)
     │   ├── ConflictError             conflict                 state forbids it (409)
     │   │   ├── IdempotencyConflictError idempotency_key_reused same key, other request
@@ -70,6 +72,8 @@ escapes the core.
     │   │   └── RequestExpiredError   request_expired          presentation request expired
     │   ├── MethodNotAllowedError     method_not_allowed       (405)
     │   ├── ServiceUnavailableError   service_unavailable      database or key store down (503)
+    │   ├── TokenNotRetainedError     token_not_retained       signed credential not kept (410)
+    │   ├── RenderUnavailableError    render_unavailable       PDF engine missing or down (503)
     │   └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
     ├── WalletError                   wallet_error             the holder's wallet store
     │   ├── WalletNotFoundError       wallet_not_found         no wallet here yet (run init)
@@ -105,6 +109,7 @@ __all__ = [
     "ConflictError",
     "CredentialNotFoundError",
     "CredentialResponseError",
+    "CsrfError",
     "CsvEncodingError",
     "DisclosureError",
     "EndpointError",
@@ -142,6 +147,7 @@ __all__ = [
     "QrMultipleError",
     "QrNotFoundError",
     "QrTooLargeError",
+    "RenderUnavailableError",
     "RequestExpiredError",
     "RequestInvalidError",
     "SchemaError",
@@ -159,6 +165,7 @@ __all__ = [
     "StatusTransitionError",
     "StatusUnavailableError",
     "TokenFormatError",
+    "TokenNotRetainedError",
     "TokenTooLargeError",
     "TrustAnchorError",
     "TrustConflictError",
@@ -166,6 +173,7 @@ __all__ = [
     "TrustListExpiredError",
     "TypError",
     "UnknownTypeError",
+    "UnlockThrottledError",
     "UpstreamError",
     "WalletError",
     "WalletExistsError",
@@ -463,6 +471,21 @@ class PermissionDeniedError(ServiceError):
     status = 403
 
 
+class CsrfError(PermissionDeniedError):
+    """A form was posted without this session's CSRF token, or from another origin."""
+
+    code = "csrf_invalid"
+    title = "Form refused: reload the page and try again"
+
+
+class UnlockThrottledError(ServiceError):
+    """Too many wrong passphrases in a row: unlocking is paused for a while."""
+
+    code = "unlock_throttled"
+    title = "Too many attempts: wait before trying again"
+    status = 429
+
+
 class NotFoundError(ServiceError):
     code = "not_found"
     title = "Not found"
@@ -517,6 +540,23 @@ class MethodNotAllowedError(ServiceError):
 class ServiceUnavailableError(ServiceError):
     code = "service_unavailable"
     title = "Service unavailable"
+    status = 503
+
+
+class TokenNotRetainedError(ServiceError):
+    """The service kept no copy of the signed credential (``ISSUER_RETAIN_TOKENS`` is
+    off), so it cannot print its certificate or QR code again; send the credential back."""
+
+    code = "token_not_retained"
+    title = "Signed credential not retained"
+    status = 410
+
+
+class RenderUnavailableError(ServiceError):
+    """The certificate PDF engine (headless Chromium) is missing, did not start or failed."""
+
+    code = "render_unavailable"
+    title = "Certificate rendering unavailable"
     status = 503
 
 

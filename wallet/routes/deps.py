@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Form, Header, Query, Request
 
 from passerelle.credtypes import LANGUAGES
+from passerelle.errors import CsrfError
 from wallet.routes.service import WalletPageService
 from wallet.routes.sessions import (
-    CsrfError,
     NotUnlockedError,
     Session,
     SessionStore,

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from passerelle import errors
 from passerelle.credtypes import LANGUAGES, is_rtl
 from wallet.routes.deps import choose_language, current_session
-from wallet.routes.sessions import NotUnlockedError, UnlockThrottledError
+from wallet.routes.sessions import NotUnlockedError
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "error_page", "messages", "render", "unlock_page"]
 
@@ -115,7 +115,7 @@ def error_page(request: Request, error: errors.PasserelleError) -> HTMLResponse:
     if isinstance(error, NotUnlockedError):
         return unlock_page(request, lang=lang, status=status)
     if (
-        isinstance(error, errors.WalletLockedError | UnlockThrottledError)
+        isinstance(error, errors.WalletLockedError | errors.UnlockThrottledError)
         and session.wallet is None
     ):
         return unlock_page(request, lang=lang, status=status, error=sentence)

@@ -40,14 +40,12 @@ from wallet.oid4vp import PresentationRequest
 from wallet.store import WalletContents
 
 __all__ = [
-    "CsrfError",
     "FileStamp",
     "LockReason",
     "NotUnlockedError",
     "Session",
     "SessionStore",
     "UnlockGuard",
-    "UnlockThrottledError",
     "UnlockedWallet",
     "file_stamp",
 ]
@@ -58,26 +56,11 @@ LockReason = Literal["idle", "expired", "changed"]
 MAX_PENDING_REQUESTS = 4
 
 
-class CsrfError(errors.PermissionDeniedError):
-    """A form was posted without this session's CSRF token, or from another origin."""
-
-    code = "csrf_invalid"
-    title = "Form refused: reload the page and try again"
-
-
 class NotUnlockedError(errors.WalletLockedError):
     """A page that needs the wallet was asked for while it is locked in this session (same
     ``wallet_locked`` code as a wrong passphrase: either way the wallet cannot be read)."""
 
     title = "Wallet locked"
-
-
-class UnlockThrottledError(errors.ServiceError):
-    """Too many wrong passphrases in a row: unlocking is paused for a while."""
-
-    code = "unlock_throttled"
-    title = "Too many attempts: wait before trying again"
-    status = 429
 
 
 #: What identifies one version of the wallet file: (inode, size, modification time in ns).
@@ -120,7 +103,7 @@ class Session:
     def check_csrf(self, token: str | None) -> None:
         """Raises CsrfError: ``token`` is not this session's CSRF token."""
         if not token or not hmac.compare_digest(token.encode(), self.csrf.encode()):
-            raise CsrfError("the form's security token is missing or out of date")
+            raise errors.CsrfError("the form's security token is missing or out of date")
 
     def lock(self, reason: LockReason | None = None) -> None:
         """Forget the decrypted wallet and every pending request."""
@@ -244,7 +227,7 @@ class UnlockGuard:
         with self._lock:
             if self._paused_until is not None and self.clock() < self._paused_until:
                 wait = math.ceil((self._paused_until - self.clock()).total_seconds())
-                raise UnlockThrottledError(
+                raise errors.UnlockThrottledError(
                     f"too many wrong passphrases: try again in {wait} seconds", retry_after=wait
                 )
 
