@@ -110,22 +110,40 @@ def json_loads_object(
     Raises:
         JsonError: not JSON, not an object, or (``unique``) a duplicate member name.
     """
-    if unique:
-        try:
-            text = data.decode("utf-8") if isinstance(data, bytes) else data
-            value = json.loads(
-                text, parse_constant=_reject_constant, object_pairs_hook=_unique_members
-            )
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            if isinstance(exc, errors.PasserelleError):
-                raise
-            raise errors.JsonError(f"{what} is not valid JSON") from None
-    else:
-        value = json_loads(data, what)
+    value = json_loads(data, what)
+    if unique and type(value) is dict and not _counted(data, value):
+        value = _strict_unique(data, what)
     if type(value) is not dict:
         raise errors.JsonError(f"{what} is not a JSON object")
     return value
 
+
+def _counted(data: bytes | str, value: dict[str, Any]) -> bool:
+    """True when ``data`` provably has no duplicate member: every value is a scalar and
+    the text has exactly the quotes of ``value``'s names and string values (a duplicate,
+    an escaped quote or a nested value adds some, and sends the text to the strict parser)."""
+    strings = 0
+    for item in value.values():
+        kind = type(item)
+        if kind is str:
+            strings += 1
+        elif kind is dict or kind is list:
+            return False
+    quotes = data.count(b'"') if isinstance(data, bytes) else data.count('"')
+    return quotes == 2 * (len(value) + strings)
+
+
+def _strict_unique(data: bytes | str, what: str) -> Any:
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return _UNIQUE.decode(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        if isinstance(exc, errors.PasserelleError):
+            raise
+        raise errors.JsonError(f"{what} is not valid JSON") from None
+
+
+_UNIQUE = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_members)
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 

@@ -840,3 +840,20 @@ def test_no_exception_no_change() -> None:
 def test_exported_names() -> None:
     for name in jose.__all__:
         assert hasattr(jose, name), name
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"alg":"EdDSA","alg":"none"}',
+        b'{"alg":"EdDSA","n":1,"n":2}',
+        b'{"alg":"EdDSA","x":{"a":1},"x":2}',
+        b'{"alg":"EdDSA","k":"a\\"b","k":"c"}',
+        b'{"alg":"EdDSA", "alg" :"EdDSA"}',
+    ],
+    ids=["string", "number", "nested", "escaped-quote", "spaces"],
+)
+def test_duplicate_header_members_are_refused_whatever_their_shape(header: bytes) -> None:
+    token = f"{b64(header)}.{b64(b'{}')}.{b64(b'x' * 64)}"
+    with pytest.raises(errors.JsonError, match="duplicate"):
+        jose.parse_compact(token)
