@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from issuer.certificate import PdfRenderer
 from issuer.db import create_db_engine
 from issuer.keyring import TenantKeyring
 from issuer.responses import PROBLEM_MEDIA_TYPE
-from issuer.routes import admin, audit, credentials, public
+from issuer.routes import admin, audit, certificates, credentials, public, registrar
+from issuer.routes import oid4vci as oid4vci_routes
 from issuer.service import IssuerService
 from issuer.settings import IssuerSettings
 from passerelle import errors
@@ -104,9 +106,12 @@ def create_app(
         app.state.service = IssuerService(
             engine, settings, types or load_types(), keyring, **options
         )
+        # Chromium is launched on the first PDF, then kept until shutdown
+        app.state.pdf_renderer = PdfRenderer()
         try:
             yield
         finally:
+            await app.state.pdf_renderer.close()
             engine.dispose()
 
     app = FastAPI(
@@ -130,6 +135,7 @@ def create_app(
             )
         return await call_next(request)
 
-    for module in (credentials, admin, audit, public):
+    for module in (certificates, credentials, admin, audit, public, registrar):
         app.include_router(module.router)
+    app.include_router(oid4vci_routes.router)
     return app

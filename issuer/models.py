@@ -22,7 +22,9 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Credential",
+    "CredentialOffer",
     "IdempotencyRecord",
+    "SpentNonce",
     "StatusList",
     "Tenant",
 ]
@@ -151,6 +153,54 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+
+
+class CredentialOffer(SQLModel, table=True):
+    """An OpenID4VCI credential offer with a pre-authorized code (see :mod:`issuer.oid4vci`).
+
+    Secrets are kept as hashes only: ``code_hash`` (SHA-256 of the pre-authorized code),
+    ``tx_code_hash`` (salted SHA-256 of the transaction code) and ``token_hash`` (SHA-256 of
+    the access token). ``claims`` holds the subject claims until the credential is issued or
+    the offer ends (expired, voided); it is then set to NULL.
+    """
+
+    __tablename__ = "credential_offer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=32, unique=True, index=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    type_name: str = Field(max_length=64)
+    configuration_id: str = Field(max_length=64)
+    claims: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    valid_days: int | None = None
+    state: str = Field(default="offered", max_length=16, index=True)
+    salt: str = Field(max_length=32)
+    code_hash: str = Field(max_length=64, unique=True)
+    tx_code_hash: str | None = Field(default=None, max_length=64)
+    tx_code_description: str | None = Field(default=None, max_length=300)
+    tx_code_failures: int = 0
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    token_expires_at: datetime | None = None
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None = None
+    issued_at: datetime | None = None
+    ended_at: datetime | None = None
+    credential_id: str | None = Field(default=None, max_length=32)
+
+
+class SpentNonce(SQLModel, table=True):
+    """A ``c_nonce`` used in a key proof, kept until it expires so it is used once only."""
+
+    __tablename__ = "spent_nonce"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    nonce_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(index=True)
 
 
 # -- API shapes ------------------------------------------------------------------------------

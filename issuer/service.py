@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from issuer import repository as repo
 from issuer.apikeys import new_api_key, split_api_key, verify_secret
 from issuer.batchcsv import ParsedRow, RowError, parse_csv
+from issuer.certificate import IssuerProfile
 from issuer.keyring import TenantKeyring
 from issuer.models import (
     GENESIS_HASH,
@@ -44,15 +45,15 @@ from issuer.models import (
     TenantPublic,
 )
 from issuer.settings import IssuerSettings
-from passerelle import errors
-from passerelle.credential import REGISTERED_CLAIMS, issue_credential
+from passerelle import errors, sdjwt
+from passerelle.credential import REGISTERED_CLAIMS, VC_TYP, issue_credential
 from passerelle.credtypes import CredentialType, TypeRegistry
 from passerelle.errors import BatchInvalidError, IdempotencyConflictError, StatusTransitionError
 from passerelle.keys import public_key_from_jwk
 from passerelle.statuslist import REVOKED, SUSPENDED, VALID, create_status_list_token
 from passerelle.statuslist import StatusList as CoreStatusList
 
-__all__ = ["PERMISSIONS", "IssuerService", "Principal", "TenantProfile"]
+__all__ = ["PERMISSIONS", "CertificateSource", "IssuerService", "Principal", "TenantProfile"]
 
 Permission = Literal["issue", "read", "status", "admin"]
 PERMISSIONS: dict[Permission, frozenset[str]] = {
@@ -96,6 +97,22 @@ class TenantProfile:
     logo_url: str | None = None
     default_language: str = "en"
     credential_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSource:
+    """What a printed certificate is made of: the signed credential (``compact``, every
+    disclosure), its subject claims, its type, the issuing centre and the record's dates."""
+
+    public_id: str
+    compact: str
+    claims: dict[str, Any]
+    credential_type: CredentialType
+    issuer: IssuerProfile
+    default_language: str
+    credential_number: str
+    issued_at: datetime
+    expires_at: datetime | None
 
 
 class _Prevalidated(CredentialType):
@@ -904,3 +921,95 @@ class IssuerService:
                 detail="events were removed from the end of the chain",
             )
         return AuditVerification(valid=True, events=len(rows), head=head)
+
+    # -- certificates --------------------------------------------------------------------
+    def certificate_source(
+        self, principal: Principal, public_id: str, compact: str | None = None
+    ) -> CertificateSource:
+        """What the certificate of one of the tenant's credentials is printed from.
+
+        ``compact`` is the signed credential as issued, for a service that does not retain
+        tokens; without it the retained token is used. A given token must be this record's
+        (signed by the tenant's key, same status list entry), so a certificate cannot put
+        other claims under the centre's letterhead.
+
+        Raises:
+            NotFoundError: unknown id or another tenant's. TokenNotRetainedError: no
+            ``compact`` and none retained (``ISSUER_RETAIN_TOKENS`` off). RequestInvalidError:
+            ``compact`` is not this record's credential; the SD-JWT errors when it does not
+            parse or verify.
+        """
+        self.require(principal, "read")
+        with self.session() as session:
+            row = repo.credential(session, principal.tenant_id, public_id)
+            tenant = repo.tenant_by_id(session, principal.tenant_id)
+            if row is None or tenant is None:
+                raise errors.NotFoundError(f"no credential {public_id!r}")
+            uri = self._public(session, [row])[0].status_list.uri
+        token = compact if compact is not None else row.token
+        if token is None:
+            raise errors.TokenNotRetainedError(
+                "this service does not keep signed credentials (ISSUER_RETAIN_TOKENS is off); "
+                "print the certificate when issuing, or send the credential with "
+                f"POST /api/v1/credentials/{public_id}/certificate"
+            )
+        payload = self._verified_payload(tenant, token)
+        reference = payload.get("status", {}).get("status_list", {})
+        if reference != {"idx": row.status_idx, "uri": uri}:
+            raise errors.RequestInvalidError("the credential sent is not this record's")
+        ctype = self.types.get(row.type_name)
+        known = ctype.schema.get("properties", {})
+        claims = {k: v for k, v in payload.items() if k in known}
+        profile = IssuerProfile(
+            names=tenant.names,
+            country=tenant.country,
+            accreditation_body=tenant.accreditation_body or "",
+            accreditation_number=tenant.accreditation_number or "",
+            website=tenant.website,
+            logo_url=tenant.logo_url,
+        )
+        return CertificateSource(
+            public_id=row.public_id,
+            compact=token,
+            claims=claims,
+            credential_type=ctype,
+            issuer=profile,
+            default_language=tenant.default_language,
+            credential_number=row.credential_number,
+            issued_at=_utc(row.issued_at) or row.issued_at,
+            expires_at=_utc(row.expires_at),
+        )
+
+    def _verified_payload(self, tenant: Tenant, compact: str) -> dict[str, Any]:
+        """The processed payload of a credential the tenant signed (any of its keys)."""
+        keys = {k.get("kid"): k for k in self.keyring.jwks(tenant.slug)["keys"]}
+
+        def tenant_key(header: Mapping[str, Any], _: Mapping[str, Any]) -> Any:
+            jwk = keys.get(header.get("kid"))
+            if jwk is None:
+                raise errors.RequestInvalidError("the credential is not signed by this centre")
+            return public_key_from_jwk(
+                {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use")}
+            )
+
+        parsed = sdjwt.parse(compact)
+        jws = sdjwt.verify_issuer_signature(parsed, tenant_key, typ=VC_TYP)
+        if jws.payload.get("iss") != tenant.issuer_url:
+            raise errors.RequestInvalidError("the credential is not issued by this centre")
+        return sdjwt.process_disclosures(jws.payload, parsed.disclosures)
+
+    # -- registrar web sessions ----------------------------------------------------------
+    def key_principal(self, key_id: str) -> Principal:
+        """The principal of an API key by its public id, while the key is not revoked (a
+        web session holds the id, so revoking the key ends its sessions).
+
+        Raises:
+            AuthenticationError: unknown or revoked key.
+        """
+        with self.session() as session:
+            row = repo.api_key_by_prefix(session, key_id)
+            if row is None or row.revoked_at is not None:
+                raise errors.AuthenticationError("unknown or revoked API key")
+            tenant = repo.tenant_by_id(session, row.tenant_id)
+            assert tenant is not None
+            return Principal(row.tenant_id, tenant.slug, row.role, row.prefix)

@@ -74,7 +74,17 @@ escapes the core.
     │   ├── ServiceUnavailableError   service_unavailable      database or key store down (503)
     │   ├── TokenNotRetainedError     token_not_retained       signed credential not kept (410)
     │   ├── RenderUnavailableError    render_unavailable       PDF engine missing or down (503)
-    │   └── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
+    │   ├── UpstreamError             upstream_unavailable     a remote list cannot be had (502)
+    │   └── OAuthError                oauth_error              OpenID4VCI endpoints (RFC 6749 body)
+    │       ├── InvalidTokenRequestError invalid_request       token request malformed
+    │       ├── InvalidGrantError     invalid_grant            code unusable, or wrong tx_code
+    │       ├── UnsupportedGrantTypeError unsupported_grant_type only the pre-authorized code grant
+    │       ├── InvalidAccessTokenError invalid_token          access token unusable (401)
+    │       ├── InvalidCredentialRequestError invalid_credential_request  malformed request
+    │       ├── UnknownCredentialConfigurationError unknown_credential_configuration
+    │       ├── InvalidProofError     invalid_proof            key proof missing or invalid
+    │       ├── InvalidNonceError     invalid_nonce            c_nonce forged, used or expired
+    │       └── CredentialRequestDeniedError credential_request_denied the offer cannot be issued
     ├── WalletError                   wallet_error             the holder's wallet store
     │   ├── WalletNotFoundError       wallet_not_found         no wallet here yet (run init)
     │   ├── WalletExistsError         wallet_exists            init over an existing wallet
@@ -108,6 +118,7 @@ __all__ = [
     "ClaimsError",
     "ConflictError",
     "CredentialNotFoundError",
+    "CredentialRequestDeniedError",
     "CredentialResponseError",
     "CsrfError",
     "CsvEncodingError",
@@ -117,7 +128,13 @@ __all__ = [
     "GrantError",
     "HeaderError",
     "IdempotencyConflictError",
+    "InvalidAccessTokenError",
+    "InvalidCredentialRequestError",
+    "InvalidGrantError",
     "InvalidInputError",
+    "InvalidNonceError",
+    "InvalidProofError",
+    "InvalidTokenRequestError",
     "IssuerMetadataError",
     "IssuerUntrustedError",
     "JoseError",
@@ -134,6 +151,7 @@ __all__ = [
     "NonceMismatchError",
     "NotFoundError",
     "NotYetValidError",
+    "OAuthError",
     "OfferError",
     "PasserelleError",
     "PayloadTooLargeError",
@@ -172,8 +190,10 @@ __all__ = [
     "TrustError",
     "TrustListExpiredError",
     "TypError",
+    "UnknownCredentialConfigurationError",
     "UnknownTypeError",
     "UnlockThrottledError",
+    "UnsupportedGrantTypeError",
     "UpstreamError",
     "WalletError",
     "WalletExistsError",
@@ -564,6 +584,65 @@ class UpstreamError(ServiceError):
     code = "upstream_unavailable"
     title = "Remote document unavailable"
     status = 502
+
+
+class OAuthError(ServiceError):
+    """An OpenID4VCI endpoint of the issuer (token, nonce, credential) refused a request.
+
+    The one exception to problem+json: OAuth clients read RFC 6749 section 5.2 error
+    bodies, so these endpoints answer ``{"error": code, "error_description": detail}``
+    (``application/json``, ``Cache-Control: no-store``). ``code`` is the OAuth or
+    OpenID4VCI 1.0 (section 8.3.1.2) error code itself.
+    """
+
+    code = "oauth_error"
+    title = "OAuth request refused"
+
+
+class InvalidTokenRequestError(OAuthError):
+    code = "invalid_request"
+    title = "Malformed token request"
+
+
+class InvalidGrantError(OAuthError):
+    code = "invalid_grant"
+    title = "Pre-authorized code or transaction code refused"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    code = "unsupported_grant_type"
+    title = "Grant type not supported"
+
+
+class InvalidAccessTokenError(OAuthError):
+    code = "invalid_token"
+    title = "Access token missing, unknown, expired or used"
+    status = 401
+
+
+class InvalidCredentialRequestError(OAuthError):
+    code = "invalid_credential_request"
+    title = "Malformed credential request"
+
+
+class UnknownCredentialConfigurationError(OAuthError):
+    code = "unknown_credential_configuration"
+    title = "Unknown credential configuration"
+
+
+class InvalidProofError(OAuthError):
+    code = "invalid_proof"
+    title = "Key proof missing or invalid"
+
+
+class InvalidNonceError(OAuthError):
+    code = "invalid_nonce"
+    title = "Key proof nonce not a fresh c_nonce"
+
+
+class CredentialRequestDeniedError(OAuthError):
+    code = "credential_request_denied"
+    title = "Credential request denied"
 
 
 # ---------------------------------------------------------------------------------------
