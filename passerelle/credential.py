@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from passerelle import errors, sdjwt
 from passerelle.credtypes import CredentialType
@@ -103,8 +104,10 @@ def issue_credential(
         raise errors.InvalidInputError(
             f"claim(s) {', '.join(clashes)} are set by the issuer, not by the subject claims"
         )
-    if not issuer.startswith("https://") and not issuer.startswith("http://localhost"):
-        raise errors.InvalidInputError("the issuer identifier must be an https URL")
+    if not _is_issuer_url(issuer):
+        raise errors.InvalidInputError(
+            "the issuer identifier must be an https URL (http only for localhost pilots)"
+        )
     credential_type.validate(claims)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     payload: dict[str, Any] = {
@@ -126,6 +129,15 @@ def issue_credential(
         payload["status"] = {"status_list": {"idx": status["idx"], "uri": status["uri"]}}
     payload.update(mark_disclosable(claims, credential_type.selectively_disclosable_paths()))
     return sdjwt.issue(payload, key, typ=VC_TYP, decoys=decoys, salt_factory=salt_factory)
+
+
+def _is_issuer_url(value: str) -> bool:
+    parts = urlsplit(value)
+    if not parts.hostname or parts.username or parts.fragment or parts.query:
+        return False
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1"}
+    )
 
 
 def _check_status_reference(status: Mapping[str, Any]) -> None:

@@ -34,6 +34,7 @@ from passerelle.credential import issue_credential
 from passerelle.credtypes import CredentialType, load_types
 from passerelle.errors import InvalidInputError, QrTooLargeError
 from passerelle.keys import generate_key
+from tests.factories import example_claims
 from tests.issuer import conftest_browser
 from tests.issuer.conftest_browser import run_in_thread
 
@@ -494,3 +495,13 @@ def test_renderer_can_be_closed_twice_and_restarted(chromium_path: str) -> None:
             await renderer.close()
 
     assert run_in_thread(scenario).startswith(b"%PDF-")
+
+
+def test_a_centre_without_accreditation_details_prints_no_empty_line() -> None:
+    profile = {"names": {"fr": "Centre"}, "country": "MA", "accreditation_body": "",
+               "accreditation_number": ""}  # fmt: skip
+    html = render_certificate_html(
+        claims=example_claims(), credential_type=load_types().get("QualificationCredential"),
+        issuer=profile, lang="en", qr_payload="PS1:ABC", issued_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert "No.&nbsp;" not in html and "Accreditation" not in html
