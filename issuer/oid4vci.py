@@ -67,7 +67,7 @@ from sqlmodel import Session, col, select
 
 from issuer import repository as repo
 from issuer.models import CredentialOffer, SpentNonce, Tenant
-from issuer.service import IssuerService, Principal
+from issuer.service import IssuerService, Principal, credential_record
 from issuer.settings import IssuerSettings
 from passerelle import errors, qr
 from passerelle.credential import REGISTERED_CLAIMS, issue_credential
@@ -933,7 +933,7 @@ class Oid4vciService:
             locked.next_number = number + 1
             session.add(locked)
             # the service's allocator: status lists are opened and filled as for any issuance
-            [(status_list, idx)] = self.issuer._allocate(session, locked, 1)
+            [(status_list, idx)] = self.issuer.allocate(session, locked, 1)
             claims = dict(current.claims or {})
             claims.setdefault("credential_number", f"{locked.credential_prefix}-{number:06d}")
             valid_for = timedelta(days=current.valid_days) if current.valid_days else None
@@ -952,30 +952,20 @@ class Oid4vciService:
                 raise errors.CredentialRequestDeniedError(
                     f"the offered claims can no longer be issued: {exc.detail}"
                 ) from None
-            public_id = secrets.token_urlsafe(12)
-            holder = " ".join(str(claims[n]) for n in ("given_name", "family_name") if n in claims)
-            repo.insert_credentials(
-                session,
-                [
-                    {
-                        "public_id": public_id,
-                        "tenant_id": tenant.id,
-                        "number": number,
-                        "credential_number": str(claims["credential_number"]),
-                        "type_name": ctype.name,
-                        "vct": ctype.vct,
-                        "status_list_id": status_list.id,
-                        "status_idx": idx,
-                        "status": "valid",
-                        "holder_name": holder[:201],
-                        "holder_bound": True,
-                        "batch_id": None,
-                        "issued_at": now,
-                        "expires_at": now + valid_for if valid_for else None,
-                        "token": compact if self.issuer.settings.retain_tokens else None,
-                    }
-                ],
+            record = credential_record(
+                tenant_id=tenant.id,
+                ctype=ctype,
+                claims=claims,
+                number=number,
+                position=(status_list, idx),
+                holder_bound=True,
+                batch_id=None,
+                issued_at=now,
+                expires_at=now + valid_for if valid_for else None,
+                token=compact if self.issuer.settings.retain_tokens else None,
             )
+            public_id = record["public_id"]
+            repo.insert_credentials(session, [record])
             current.state, current.claims = "issued", None
             current.issued_at = current.ended_at = now
             current.credential_id = public_id

@@ -53,7 +53,14 @@ from passerelle.keys import public_key_from_jwk
 from passerelle.statuslist import REVOKED, SUSPENDED, VALID, create_status_list_token
 from passerelle.statuslist import StatusList as CoreStatusList
 
-__all__ = ["PERMISSIONS", "CertificateSource", "IssuerService", "Principal", "TenantProfile"]
+__all__ = [
+    "PERMISSIONS",
+    "CertificateSource",
+    "IssuerService",
+    "Principal",
+    "TenantProfile",
+    "credential_record",
+]
 
 Permission = Literal["issue", "read", "status", "admin"]
 PERMISSIONS: dict[Permission, frozenset[str]] = {
@@ -135,6 +142,42 @@ def _prevalidated(ctype: CredentialType) -> CredentialType:
         metadata=ctype.metadata,
         example=ctype.example,
     )
+
+
+def credential_record(
+    *,
+    tenant_id: int | None,
+    ctype: CredentialType,
+    claims: dict[str, Any],
+    number: int,
+    position: tuple[StatusList, int],
+    holder_bound: bool,
+    batch_id: str | None,
+    issued_at: datetime,
+    expires_at: datetime | None,
+    token: str | None,
+) -> dict[str, Any]:
+    """The database row of one issued credential: the one recipe for every issuance path
+    (single, batch, OpenID4VCI), keeping only the personal data the registrar searches by."""
+    status_list, idx = position
+    holder = " ".join(str(claims[n]) for n in ("given_name", "family_name") if n in claims)
+    return {
+        "public_id": secrets.token_urlsafe(12),
+        "tenant_id": tenant_id,
+        "number": number,
+        "credential_number": str(claims["credential_number"]),
+        "type_name": ctype.name,
+        "vct": ctype.vct,
+        "status_list_id": status_list.id,
+        "status_idx": idx,
+        "status": "valid",
+        "holder_name": holder[:201],
+        "holder_bound": holder_bound,
+        "batch_id": batch_id,
+        "issued_at": issued_at,
+        "expires_at": expires_at,
+        "token": token,
+    }
 
 
 def _now() -> datetime:
@@ -567,7 +610,7 @@ class IssuerService:
             first = tenant.next_number
             tenant.next_number = first + len(rows)
             session.add(tenant)
-            positions = self._allocate(session, tenant, len(rows))
+            positions = self.allocate(session, tenant, len(rows))
             records: list[dict[str, Any]] = []
             issued: list[IssuedCredential] = []
             events: list[dict[str, Any]] = []
@@ -585,27 +628,19 @@ class IssuerService:
                     holder_jwk=row.holder_jwk,
                     status={"uri": status_list.uri, "idx": idx},
                 ).compact
-                public_id = secrets.token_urlsafe(12)
-                holder = " ".join(
-                    str(claims[n]) for n in ("given_name", "family_name") if n in claims
+                record = credential_record(
+                    tenant_id=tenant.id,
+                    ctype=ctype,
+                    claims=claims,
+                    number=number,
+                    position=(status_list, idx),
+                    holder_bound=row.holder_jwk is not None,
+                    batch_id=batch_id,
+                    issued_at=now,
+                    expires_at=expires,
+                    token=token if self.settings.retain_tokens else None,
                 )
-                record = {
-                    "public_id": public_id,
-                    "tenant_id": tenant.id,
-                    "number": number,
-                    "credential_number": str(claims["credential_number"]),
-                    "type_name": ctype.name,
-                    "vct": ctype.vct,
-                    "status_list_id": status_list.id,
-                    "status_idx": idx,
-                    "status": "valid",
-                    "holder_name": holder[:201],
-                    "holder_bound": row.holder_jwk is not None,
-                    "batch_id": batch_id,
-                    "issued_at": now,
-                    "expires_at": expires,
-                    "token": token if self.settings.retain_tokens else None,
-                }
+                public_id = record["public_id"]
                 records.append(record)
                 issued.append(
                     IssuedCredential(
@@ -644,7 +679,7 @@ class IssuerService:
             progress(len(rows), len(rows))
         return result
 
-    def _allocate(
+    def allocate(
         self, session: Session, tenant: Tenant, count: int
     ) -> list[tuple[StatusList, int]]:
         assert tenant.id is not None

@@ -28,7 +28,7 @@ from verifier import web
 from verifier.fetch import Fetcher, FetchPolicy, Resolver, system_resolver
 from verifier.presentation import InMemoryRequestStore
 from verifier.problems import BodyLimitMiddleware, problem_handler, problem_openapi
-from verifier.routes import admin, health, requests, trust, verify
+from verifier.routes import admin, bulk, health, requests, trust, verify
 from verifier.service import PresentationService, VerificationService
 from verifier.settings import VerifierSettings
 from verifier.status import CachedStatus, StatusCache, StatusFetcher
@@ -157,7 +157,7 @@ def create_app(
     for family in (errors.PasserelleError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(family, problem_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
-    for module in (verify, trust, admin, requests, health):
+    for module in (verify, bulk, trust, admin, requests, health):
         app.include_router(module.router)
     app.include_router(web.router)  # the employer's page at "/" and its static files
 
