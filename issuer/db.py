@@ -1,9 +1,10 @@
 """Engines and migrations.
 
-SQLite (the default, a file) runs in WAL mode and opens every transaction with
+SQLite (the default, a file) runs in WAL mode and opens every writing transaction with
 ``BEGIN IMMEDIATE``: writers queue on the database lock instead of failing on a late lock
-upgrade. PostgreSQL serialises writers of one tenant with ``SELECT ... FOR UPDATE`` on the
-tenant row (see :mod:`issuer.repository`).
+upgrade; read-only sessions (``read_only`` execution option) start a deferred ``BEGIN`` and
+read a snapshot without waiting. PostgreSQL serialises writers of one tenant with
+``SELECT ... FOR UPDATE`` on the tenant row (see :mod:`issuer.repository`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def create_db_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the lock up front; sessions marked read_only read a WAL snapshot
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

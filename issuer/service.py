@@ -208,7 +208,13 @@ class IssuerService:
         self._type_documents = self._index_type_documents(types)
 
     def session(self) -> Session:
+        """A session for a write (on SQLite its transaction starts ``BEGIN IMMEDIATE``)."""
         return Session(self.engine, expire_on_commit=False)
+
+    def read_session(self) -> Session:
+        """A session that only reads: on SQLite a deferred ``BEGIN``, so readers never queue
+        behind the writers' lock (WAL lets them read while one writes)."""
+        return Session(self.engine.execution_options(read_only=True), expire_on_commit=False)
 
     # -- identity ------------------------------------------------------------------------
     def authenticate(self, key: str | None) -> Principal:
@@ -224,7 +230,7 @@ class IssuerService:
         parts = split_api_key(key)
         if parts is None:
             raise errors.AuthenticationError("malformed API key")
-        with self.session() as session:
+        with self.read_session() as session:
             row = repo.api_key_by_prefix(session, parts[0])
             if (
                 row is None
@@ -335,7 +341,7 @@ class IssuerService:
             return tenant, full
 
     def tenant_public(self, principal: Principal) -> TenantPublic:
-        with self.session() as session:
+        with self.read_session() as session:
             tenant = repo.tenant_by_id(session, principal.tenant_id)
             assert tenant is not None
             return self._tenant_public(tenant)
@@ -399,7 +405,7 @@ class IssuerService:
 
     def list_api_keys(self, principal: Principal) -> list[ApiKeyPublic]:
         self.require(principal, "admin")
-        with self.session() as session:
+        with self.read_session() as session:
             return [self._api_key_public(r) for r in repo.api_keys(session, principal.tenant_id)]
 
     def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKeyPublic:
@@ -741,7 +747,7 @@ class IssuerService:
     def get_credential(self, principal: Principal, public_id: str) -> CredentialPublic:
         """Raises NotFoundError for an unknown id and for another tenant's (never 403)."""
         self.require(principal, "read")
-        with self.session() as session:
+        with self.read_session() as session:
             row = repo.credential(session, principal.tenant_id, public_id)
             if row is None:
                 raise errors.NotFoundError(f"no credential {public_id!r}")
@@ -750,7 +756,7 @@ class IssuerService:
     def credential_token(self, principal: Principal, public_id: str) -> str | None:
         """The retained token (``ISSUER_RETAIN_TOKENS``), or None."""
         self.require(principal, "read")
-        with self.session() as session:
+        with self.read_session() as session:
             row = repo.credential(session, principal.tenant_id, public_id)
             if row is None:
                 raise errors.NotFoundError(f"no credential {public_id!r}")
@@ -769,7 +775,7 @@ class IssuerService:
         self.require(principal, "read")
         if type_name is not None:
             type_name = self.types.get(type_name).name
-        with self.session() as session:
+        with self.read_session() as session:
             rows, total = repo.search_credentials(
                 session,
                 principal.tenant_id,
@@ -870,7 +876,7 @@ class IssuerService:
             return token, etag
 
     def _public_tenant(self, slug: str) -> Tenant:
-        with self.session() as session:
+        with self.read_session() as session:
             tenant = repo.tenant_by_slug(session, slug)
             if tenant is None:
                 raise errors.NotFoundError(f"no issuer {slug!r}")
@@ -905,7 +911,7 @@ class IssuerService:
     # -- audit ---------------------------------------------------------------------------
     def audit_page(self, principal: Principal, *, after: int, limit: int) -> AuditPage:
         self.require(principal, "read")
-        with self.session() as session:
+        with self.read_session() as session:
             rows = repo.audit_events(session, principal.tenant_id, after=after, limit=limit + 1)
         items = [
             AuditEventPublic(
@@ -927,7 +933,7 @@ class IssuerService:
     def verify_audit(self, principal: Principal) -> AuditVerification:
         """Recompute the tenant's chain; report the first event that does not fit."""
         self.require(principal, "read")
-        with self.session() as session:
+        with self.read_session() as session:
             tenant = repo.tenant_by_id(session, principal.tenant_id)
             assert tenant is not None
             rows = repo.audit_events(session, principal.tenant_id)
@@ -1041,7 +1047,7 @@ class IssuerService:
         Raises:
             AuthenticationError: unknown or revoked key.
         """
-        with self.session() as session:
+        with self.read_session() as session:
             row = repo.api_key_by_prefix(session, key_id)
             if row is None or row.revoked_at is not None:
                 raise errors.AuthenticationError("unknown or revoked API key")
