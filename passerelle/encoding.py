@@ -155,6 +155,10 @@ def json_dumps(value: Any) -> bytes:
         InvalidInputError: a value that is not JSON (including NaN and infinities).
     """
     try:
-        return _COMPACT.encode(value).encode()
-    except (TypeError, ValueError) as exc:
+        encoded = orjson.dumps(value)
+        if b"null" in encoded:
+            # orjson writes NaN and infinities as null: let the standard encoder refuse them
+            return _COMPACT.encode(value).encode()
+        return encoded
+    except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
         raise errors.InvalidInputError(f"not representable as JSON: {exc}") from None

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
 from passerelle import errors
-from passerelle.encoding import b64url_decode, b64url_encode, sha256_b64url
+from passerelle.encoding import b64url_decode, b64url_encode
 
 __all__ = [
     "ALLOWED_ALGS",
@@ -105,14 +105,31 @@ def _public_jwk(key: PublicKeyType) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class PublicKey:
-    """A verification key: its algorithm, ``cryptography`` object, public JWK and kid."""
+    """A verification key: its algorithm, ``cryptography`` object, public JWK and kid.
 
-    alg: str
-    key: PublicKeyType
-    jwk: Mapping[str, str]
-    kid: str
+    Treat it as immutable. ``kid`` (the RFC 7638 thumbprint) is computed on first use: a
+    holder key read from ``cnf`` for one key binding check never needs it.
+    """
+
+    __slots__ = ("_kid", "alg", "jwk", "key")
+
+    def __init__(
+        self, alg: str, key: PublicKeyType, jwk: Mapping[str, str], kid: str | None = None
+    ) -> None:
+        self.alg = alg
+        self.key = key
+        self.jwk = jwk
+        self._kid = kid
+
+    @property
+    def kid(self) -> str:
+        if self._kid is None:
+            self._kid = jwk_thumbprint(self.jwk)
+        return self._kid
+
+    def __repr__(self) -> str:
+        return f"PublicKey(alg={self.alg!r}, kid={self.kid!r})"
 
     @classmethod
     def from_crypto(cls, key: PublicKeyType) -> PublicKey:
@@ -252,18 +269,13 @@ def _fast_public_key(jwk: Mapping[str, Any]) -> PublicKey | None:
             if len(point) != 65:
                 return None
             ec_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-            # RFC 7638 members in order; x and y are canonical base64url: nothing to escape
-            members = f'{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}'
-            public = {"kty": "EC", "crv": "P-256", "x": x, "y": y}
-            return PublicKey("ES256", ec_key, public, sha256_b64url(members.encode()))
+            return PublicKey("ES256", ec_key, {"kty": "EC", "crv": "P-256", "x": x, "y": y})
         if kty == "OKP" and crv == "Ed25519":
             raw = b64url_decode(x)
             if len(raw) != 32:
                 return None
-            members = f'{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}'
-            public = {"kty": "OKP", "crv": "Ed25519", "x": x}
             okp = Ed25519PublicKey.from_public_bytes(raw)
-            return PublicKey("EdDSA", okp, public, sha256_b64url(members.encode()))
+            return PublicKey("EdDSA", okp, {"kty": "OKP", "crv": "Ed25519", "x": x})
     except (errors.Base64UrlError, ValueError):
         return None
     return None
