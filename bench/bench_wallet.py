@@ -34,17 +34,14 @@ ES256) and an Ed25519 one (EdDSA).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +50,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from passerelle import jose, qr, sdjwt, trustlist
-from passerelle.keys import DEV_PASSPHRASE, KeyStore, generate_key
-from tests.e2e.test_journey import PASSERELLE, SLUG, _free_port, _wait_until_up
+from passerelle import jose, qr, sdjwt
+from tests.e2e.system import System, running_system
 from tests.factories import example_claims, vct
 from wallet import oid4vci, oid4vp
 from wallet._http import new_client
@@ -67,93 +63,6 @@ WALLET_PASSPHRASE = "bench wallet passphrase"
 MAX_ROUNDS = 200
 CLAIMS = [["given_name"], ["family_name"], ["qualification"]]
 HOLDER_ALGS = (("P-256", "ES256"), ("Ed25519", "EdDSA"))
-
-
-@dataclass
-class Services:
-    issuer: str
-    verifier: str
-    admin_key: str
-
-
-@contextmanager
-def services(tmp: Path) -> Iterator[Services]:
-    """The issuer and the verifier as processes on 127.0.0.1 (tests/e2e/test_journey.py's
-    start-up, default status TTLs, logs to files); both stopped on the way out."""
-    issuer_port, verifier_port = _free_port(), _free_port()
-    issuer_url = f"http://127.0.0.1:{issuer_port}"
-    verifier_url = f"http://127.0.0.1:{verifier_port}"
-    env = {
-        **os.environ,
-        "PASSERELLE_DEV": "1",
-        "DATABASE_URL": f"sqlite:///{tmp / 'issuer.db'}",
-        "ISSUER_KEY_STORE": str(tmp / "keys"),
-        "ISSUER_PUBLIC_URL": issuer_url,
-    }
-    init = subprocess.run(
-        [*PASSERELLE, "issuer", "init", "--slug", SLUG, "--name", "fr=Centre bench",
-         "--country", "MA", "--prefix", "BEN"],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    admin_key = next(w for w in init.stdout.split() if w.startswith("psk_"))
-
-    anchor = generate_key()
-    jwks = KeyStore(tmp / "keys" / SLUG, DEV_PASSPHRASE).jwks()["keys"]
-    source = {
-        "iss": "http://127.0.0.1/accreditation",
-        "jurisdiction": "MA",
-        "issuers": [
-            {
-                "id": f"{issuer_url}/tenants/{SLUG}",
-                "names": {"fr": "Centre bench"},
-                "country": "MA",
-                "accreditation": {"body": {"fr": "Organisme"}, "id": "MA-BEN", "scope": [vct()]},
-                "status": "active",
-                "valid_from": "2024-01-01T00:00:00Z",
-                "jwks": {"keys": [{**k, "valid_from": "2024-01-01T00:00:00Z"} for k in jwks]},
-            }
-        ],
-    }
-    payload = trustlist.build_trust_list(source, now=int(time.time()), lifetime=86400)
-    (tmp / "list.jwt").write_text(trustlist.sign_trust_list(payload, anchor))
-    (tmp / "anchor.jwk.json").write_text(json.dumps(anchor.public.to_jwk()))
-
-    processes: list[subprocess.Popen[bytes]] = []
-    logs = []
-    try:
-        for name, args in (
-            ("issuer", ["issuer", "serve", "--port", str(issuer_port)]),
-            ("verifier", ["verifier", "serve", "--port", str(verifier_port),
-                          "--trust-anchor", str(tmp / "anchor.jwk.json"),
-                          "--trust-list", str(tmp / "list.jwt"),
-                          "--allow-http-host", "127.0.0.1", "--public-url", verifier_url]),
-        ):  # fmt: skip
-            log = (tmp / f"{name}.log").open("wb")
-            logs.append(log)
-            processes.append(
-                subprocess.Popen(
-                    [*PASSERELLE, *args], env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-            )
-        _wait_until_up(f"{issuer_url}/health", processes[0])
-        _wait_until_up(f"{verifier_url}/healthz", processes[1])
-        yield Services(issuer_url, verifier_url, admin_key)
-    except BaseException:
-        for log_path in sorted(tmp.glob("*.log")):
-            tail = log_path.read_text(errors="replace").splitlines()[-20:]
-            print(f"--- last lines of {log_path.name}", *tail, sep="\n", file=sys.stderr)
-        raise
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-        for log in logs:
-            log.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,7 +104,7 @@ def _timed(samples: Samples | None, name: str, step: Callable[[], Any]) -> Any:
 
 
 def receive_once(
-    client: httpx.Client, system: Services, wallet: Wallet, samples: Samples | None
+    client: httpx.Client, system: System, wallet: Wallet, samples: Samples | None
 ) -> CredentialRecord:
     """One full receive; times offer, receive (parse_offer + receive) and both store writes."""
     headers = {"Authorization": f"Bearer {system.admin_key}"}
@@ -240,7 +149,7 @@ def receive_once(
 
 
 def present_once(
-    client: httpx.Client, system: Services, wallet: Wallet, samples: Samples | None
+    client: httpx.Client, system: System, wallet: Wallet, samples: Samples | None
 ) -> str:
     """One full present; returns the presentation (SD-JWT + KB-JWT)."""
     start = time.perf_counter()
@@ -323,7 +232,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-wallet-") as tmp_name:
         tmp = Path(tmp_name)
-        with services(tmp) as system, new_client() as client:
+        with running_system(tmp) as system, new_client() as client:
             for label, alg in HOLDER_ALGS:
                 wallet = Wallet.create(tmp / f"wallet-{alg}", alg)
                 receive_samples, present_samples = Samples(), Samples()

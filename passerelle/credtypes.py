@@ -63,6 +63,7 @@ __all__ = [
     "json_path",
     "load_types",
     "metadata_problems",
+    "preferred_language",
 ]
 
 #: The languages every display name and claim label exists in.
@@ -96,6 +97,29 @@ _RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SVG_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_LISTED_IN_DETAIL = 10
+
+
+_LANGUAGE_RANGE = re.compile(
+    r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*"
+)
+
+
+def preferred_language(accept_language: str | None) -> str | None:
+    """The supported language (:data:`LANGUAGES`) an ``Accept-Language`` header ranks
+    highest, or ``None`` when it names none; malformed entries are skipped, never an error."""
+    best, best_q = None, 0.0
+    for item in (accept_language or "")[:512].split(","):
+        match = _LANGUAGE_RANGE.fullmatch(item)
+        if match is None:
+            continue
+        try:
+            quality = float(match.group(2)) if match.group(2) else 1.0
+        except ValueError:
+            continue
+        primary = match.group(1).lower()
+        if primary in LANGUAGES and quality > best_q:
+            best, best_q = primary, quality
+    return best
 
 
 def is_rtl(lang: str) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,20 +26,16 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from passerelle import codelists, errors
+from passerelle.credtypes import LANGUAGES, preferred_language
 
 __all__ = ["API_PATH", "LANGUAGES", "STATIC_DIR", "choose_language", "router"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-#: The page's languages, the first being the fallback.
-LANGUAGES = ("en", "fr", "es", "ar")
 #: Where the page's script sends credentials (relative to the app's root path).
 API_PATH = "/api/v1/verify"
 #: Code lists the page explains itself (the result's ``meaning`` covers ISCO, EQF, ISCED).
 _PAGE_CODELISTS = ("assessment_method", "proficiency")
-_LANGUAGE_TAG = re.compile(
-    r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*"
-)
 # Everything the page loads is its own; the camera preview and the receipt are blob: URLs.
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -109,19 +104,7 @@ def choose_language(requested: str | None, accept_language: str | None) -> str:
         primary = requested.strip().split("-")[0].lower()
         if primary in LANGUAGES:
             return primary
-    best, best_q = LANGUAGES[0], 0.0
-    for item in (accept_language or "")[:512].split(","):
-        match = _LANGUAGE_TAG.fullmatch(item)
-        if match is None:
-            continue
-        try:
-            quality = float(match.group(2)) if match.group(2) else 1.0
-        except ValueError:
-            continue
-        primary = match.group(1).lower()
-        if primary in LANGUAGES and quality > best_q:
-            best, best_q = primary, quality
-    return best
+    return preferred_language(accept_language) or LANGUAGES[0]
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -597,3 +597,19 @@ def test_an_empty_or_missing_directory_is_refused(tmp_path: Path) -> None:
         load_types(tmp_path)
     with pytest.raises(InvalidInputError, match="not a directory"):
         load_types(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("fr-MA,fr;q=0.9,en;q=0.8", "fr"),
+        ("de-DE,ar;q=0.5,es;q=0.7", "es"),
+        ("ar", "ar"),
+        ("de,ja", None),
+        ("", None),
+        (None, None),
+        (";;;,q=zz,en;q=abc,fr;q=0.1", "fr"),
+    ],
+)
+def test_preferred_language_from_accept_language(header: str | None, expected: str | None) -> None:
+    assert credtypes.preferred_language(header) == expected

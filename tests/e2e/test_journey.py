@@ -9,133 +9,31 @@ revoked: the verifier fetched the centre's status list over HTTP, as in producti
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from passerelle import trustlist
-from passerelle.keys import DEV_PASSPHRASE, KeyStore, generate_key
+from tests.e2e.system import System, running_system
 from tests.factories import example_claims, vct
 
-SLUG = "cfp-e2e"
 PASSPHRASE = "worker passphrase 4711"
-#: the installed console script of this virtualenv (what a user runs)
-PASSERELLE = [str(Path(sys.executable).with_name("passerelle"))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # polling a starting server: bounded by the deadline
-    raise RuntimeError(f"{url} did not come up within {deadline} s")
-
-
-@dataclass
-class System:
-    issuer: str
-    verifier: str
-    admin_key: str
-    env: dict[str, str]
-
-    def wallet(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*PASSERELLE, "wallet", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     tmp = tmp_path_factory.mktemp("journey")
-    issuer_port, verifier_port = _free_port(), _free_port()
-    issuer_url = f"http://127.0.0.1:{issuer_port}"
-    env = {
-        **os.environ,
-        "PASSERELLE_DEV": "1",
-        "DATABASE_URL": f"sqlite:///{tmp / 'issuer.db'}",
-        "ISSUER_KEY_STORE": str(tmp / "keys"),
-        "ISSUER_PUBLIC_URL": issuer_url,
+    extra = {
+        # short status list lifetimes, so that a revocation shows within the test
         "ISSUER_STATUS_TTL": "1",
         "VERIFIER_STATUS_MAX_TTL": "1",
         "VERIFIER_STATUS_DEFAULT_TTL": "1",
         "PASSERELLE_WALLET_DIR": str(tmp / "wallet"),
         "PASSERELLE_WALLET_PASSPHRASE": PASSPHRASE,
     }
-    init = subprocess.run(
-        [*PASSERELLE, "issuer", "init", "--slug", SLUG, "--name", "fr=Centre E2E",
-         "--country", "MA", "--prefix", "E2E"],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    admin_key = next(w for w in init.stdout.split() if w.startswith("psk_"))
-
-    # the accreditation body lists the centre's key in a signed trust list
-    anchor = generate_key()
-    jwks = KeyStore(tmp / "keys" / SLUG, DEV_PASSPHRASE).jwks()["keys"]
-    source = {
-        "iss": "http://127.0.0.1/accreditation",
-        "jurisdiction": "MA",
-        "issuers": [
-            {
-                "id": f"{issuer_url}/tenants/{SLUG}",
-                "names": {"fr": "Centre E2E"},
-                "country": "MA",
-                "accreditation": {"body": {"fr": "Organisme"}, "id": "MA-E2E", "scope": [vct()]},
-                "status": "active",
-                "valid_from": "2024-01-01T00:00:00Z",
-                "jwks": {"keys": [{**k, "valid_from": "2024-01-01T00:00:00Z"} for k in jwks]},
-            }
-        ],
-    }
-    payload = trustlist.build_trust_list(source, now=int(time.time()), lifetime=86400)
-    (tmp / "list.jwt").write_text(trustlist.sign_trust_list(payload, anchor))
-    (tmp / "anchor.jwk.json").write_text(json.dumps(anchor.public.to_jwk()))
-
-    issuer = subprocess.Popen([*PASSERELLE, "issuer", "serve", "--port", str(issuer_port)], env=env)
-    verifier = subprocess.Popen(
-        [*PASSERELLE, "verifier", "serve", "--port", str(verifier_port),
-         "--trust-anchor", str(tmp / "anchor.jwk.json"), "--trust-list", str(tmp / "list.jwt"),
-         "--allow-http-host", "127.0.0.1",
-         "--public-url", f"http://127.0.0.1:{verifier_port}"],
-        env=env,
-    )  # fmt: skip
-    try:
-        _wait_until_up(f"{issuer_url}/health", issuer)
-        _wait_until_up(f"http://127.0.0.1:{verifier_port}/healthz", verifier)
-        yield System(issuer_url, f"http://127.0.0.1:{verifier_port}", admin_key, env)
-    finally:
-        for process in (issuer, verifier):
-            process.terminate()
-        for process in (issuer, verifier):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with running_system(tmp, extra) as running:
+        yield running
 
 
 def _ask_and_present(system: System) -> dict[str, object]:

@@ -8,12 +8,11 @@ The objects come from ``app.state`` (built by :func:`wallet.app.create_app`'s li
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import Depends, Form, Header, Query, Request
 
-from passerelle.credtypes import LANGUAGES
+from passerelle.credtypes import LANGUAGES, preferred_language
 from passerelle.errors import CsrfError
 from wallet.routes.service import WalletPageService
 from wallet.routes.sessions import (
@@ -39,9 +38,6 @@ __all__ = [
 
 #: The cookie holding the session id (HttpOnly, SameSite=Strict; see wallet.app).
 SESSION_COOKIE = "passerelle_wallet"
-_LANGUAGE_RANGE = re.compile(
-    r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*"
-)
 
 
 def get_service(request: Request) -> WalletPageService:
@@ -78,19 +74,7 @@ def choose_language(requested: str | None, accept_language: str | None) -> str |
     (None when it names none): never an error."""
     if requested and requested.strip().lower() in LANGUAGES:
         return requested.strip().lower()
-    best, best_q = None, 0.0
-    for item in (accept_language or "")[:512].split(","):
-        match = _LANGUAGE_RANGE.fullmatch(item)
-        if match is None:
-            continue
-        try:
-            quality = float(match.group(2)) if match.group(2) else 1.0
-        except ValueError:
-            continue
-        primary = match.group(1).lower()
-        if primary in LANGUAGES and quality > best_q:
-            best, best_q = primary, quality
-    return best
+    return preferred_language(accept_language)
 
 
 def get_lang(
