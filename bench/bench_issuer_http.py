@@ -24,11 +24,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_verifier import free_port, lua_script, phase, worker_pids, wrk  # noqa: E402
+from bench_verifier import free_port, lua_script, phase, serving, worker_pids, wrk  # noqa: E402
 
 PASSERELLE = str(ROOT / ".venv" / "bin" / "passerelle")
 TYPE = "QualificationCredential"
@@ -85,33 +83,12 @@ def init_tenant(env: dict[str, str]) -> str:
 @contextlib.contextmanager
 def served(folder: Path, env: dict[str, str], port: int, workers: int) -> Iterator[int]:
     """The supervisor pid of ``passerelle issuer serve`` (its log in ``folder``)."""
-    log = (folder / "server.log").open("w")
     command = [
         PASSERELLE, "issuer", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers),
     ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((folder / "server.log").read_text()[-2000:])
-            time.sleep(0.2)
-        while len(worker_pids(process.pid)) < workers:
-            time.sleep(0.2)
-        time.sleep(1.0)
-        yield process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with serving(command, env, folder, f"http://127.0.0.1:{port}/health", workers) as pid:
+        yield pid
 
 
 def main() -> None:

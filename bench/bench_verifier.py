@@ -441,26 +441,18 @@ def phase(url: str, script: Path, workers: list[int], args: argparse.Namespace) 
 
 
 @contextlib.contextmanager
-def served(
-    folder: Path, anchor_file: Path, trust_file: Path, workers: int
-) -> Iterator[tuple[str, int]]:
-    """(base URL, supervisor pid) of ``passerelle verifier serve`` on a free port."""
-    port = free_port()
+def serving(
+    command: list[str], env: dict[str, str], folder: Path, health_url: str, workers: int
+) -> Iterator[int]:
+    """Run ``command`` (a ``passerelle ... serve``) until ``health_url`` answers 200 and its
+    ``workers`` are up; yields the supervisor pid, stops it with SIGINT (log in ``folder``)."""
     log = (folder / "server.log").open("w")
-    command = [
-        str(ROOT / ".venv" / "bin" / "passerelle"), "verifier", "serve",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--trust-anchor", str(anchor_file), "--trust-list", str(trust_file),
-        "--allow-http-host", "127.0.0.1", "--public-url", AUDIENCE, "--log-level", "warning",
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFIER_")}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(health_url, timeout=1).status_code == 200:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((folder / "server.log").read_text()[-2000:])
@@ -468,7 +460,7 @@ def served(
         while len(worker_pids(process.pid)) < workers:  # the other worker(s) may lag
             time.sleep(0.2)
         time.sleep(1.0)
-        yield base, process.pid
+        yield process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -477,6 +469,24 @@ def served(
             process.kill()
             process.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def served(
+    folder: Path, anchor_file: Path, trust_file: Path, workers: int
+) -> Iterator[tuple[str, int]]:
+    """(base URL, supervisor pid) of ``passerelle verifier serve`` on a free port."""
+    port = free_port()
+    command = [
+        str(ROOT / ".venv" / "bin" / "passerelle"), "verifier", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--trust-anchor", str(anchor_file), "--trust-list", str(trust_file),
+        "--allow-http-host", "127.0.0.1", "--public-url", AUDIENCE, "--log-level", "warning",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFIER_")}
+    base = f"http://127.0.0.1:{port}"
+    with serving(command, env, folder, f"{base}/healthz", workers) as pid:
+        yield base, pid
 
 
 def check_once(base: str, body: str) -> None:

@@ -67,7 +67,7 @@ from sqlmodel import Session, col, select
 
 from issuer import repository as repo
 from issuer.models import CredentialOffer, SpentNonce, Tenant
-from issuer.service import IssuerService, Principal, credential_record
+from issuer.service import IssuerService, Principal, audit_event, credential_record
 from issuer.settings import IssuerSettings
 from passerelle import errors, qr
 from passerelle.credential import REGISTERED_CLAIMS, issue_credential
@@ -460,17 +460,6 @@ def _sweep(session: Session, tenant_id: int, now: datetime) -> None:
     )
 
 
-def _event(action: str, subject: str, now: datetime, actor: str, **data: Any) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "reason": None,
-        "data": data,
-    }
-
-
 # -- the service -------------------------------------------------------------------------------
 class Oid4vciService:
     """The OpenID4VCI use cases, over an :class:`IssuerService` (its engine, clock, types,
@@ -577,14 +566,16 @@ class Oid4vciService:
                     expires_at=expires,
                 )
             )
-            event = _event(
+            event = audit_event(
                 "offer_created",
                 offer_id,
                 now,
                 principal.actor,
-                type=ctype.name,
-                tx_code=tx_code is not None,
-                expires_at=repo.iso(expires),
+                {
+                    "type": ctype.name,
+                    "tx_code": tx_code is not None,
+                    "expires_at": repo.iso(expires),
+                },
             )
             repo.append_audit(session, tenant, [event])
             session.commit()
@@ -795,7 +786,7 @@ class Oid4vciService:
                 offer.token_expires_at = now + timedelta(seconds=expires_in)
                 offer.redeemed_at = now
                 session.add(offer)
-                event = _event("offer_redeemed", offer.public_id, now, "wallet")
+                event = audit_event("offer_redeemed", offer.public_id, now, "wallet")
                 repo.append_audit(session, locked, [event])
             session.commit()
         if refusal is not None:
@@ -813,8 +804,12 @@ class Oid4vciService:
                 f"wrong transaction code ({left} attempt{'s' if left > 1 else ''} left)"
             )
         offer.state, offer.claims, offer.ended_at = "voided", None, now
-        event = _event(
-            "offer_voided", offer.public_id, now, "wallet", tx_code_failures=offer.tx_code_failures
+        event = audit_event(
+            "offer_voided",
+            offer.public_id,
+            now,
+            "wallet",
+            {"tx_code_failures": offer.tx_code_failures},
         )
         repo.append_audit(session, tenant, [event])
         return errors.InvalidGrantError(
@@ -970,16 +965,18 @@ class Oid4vciService:
             current.issued_at = current.ended_at = now
             current.credential_id = public_id
             session.add(current)
-            event = _event(
+            event = audit_event(
                 "credential_issued",
                 public_id,
                 now,
                 "oid4vci",
-                offer=current.public_id,
-                offered_by=current.created_by,
-                type=ctype.name,
-                number=number,
-                holder_kid=proof.key.kid,
+                {
+                    "offer": current.public_id,
+                    "offered_by": current.created_by,
+                    "type": ctype.name,
+                    "number": number,
+                    "holder_kid": proof.key.kid,
+                },
             )
             repo.append_audit(session, locked, [event])
             session.commit()

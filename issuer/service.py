@@ -59,6 +59,7 @@ __all__ = [
     "IssuerService",
     "Principal",
     "TenantProfile",
+    "audit_event",
     "credential_record",
 ]
 
@@ -177,6 +178,25 @@ def credential_record(
         "issued_at": issued_at,
         "expires_at": expires_at,
         "token": token,
+    }
+
+
+def audit_event(
+    action: str,
+    subject: str,
+    at: datetime,
+    actor: str,
+    data: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """One audit log entry (see :func:`issuer.repository.append_audit`)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "reason": reason,
+        "data": data or {},
     }
 
 
@@ -380,14 +400,13 @@ class IssuerService:
                 session,
                 tenant,
                 [
-                    {
-                        "at": now,
-                        "actor": principal.actor,
-                        "action": "api_key_created",
-                        "subject": public_id,
-                        "reason": None,
-                        "data": {"role": role, "label": label},
-                    }
+                    audit_event(
+                        "api_key_created",
+                        public_id,
+                        now,
+                        principal.actor,
+                        {"role": role, "label": label},
+                    )
                 ],
             )
             session.commit()
@@ -422,16 +441,7 @@ class IssuerService:
                 repo.append_audit(
                     session,
                     tenant,
-                    [
-                        {
-                            "at": now,
-                            "actor": principal.actor,
-                            "action": "api_key_revoked",
-                            "subject": key_id,
-                            "reason": None,
-                            "data": {},
-                        }
-                    ],
+                    [audit_event("api_key_revoked", key_id, now, principal.actor, {})],
                 )
                 session.commit()
             return self._api_key_public(row)
@@ -455,14 +465,9 @@ class IssuerService:
                 session,
                 tenant,
                 [
-                    {
-                        "at": now,
-                        "actor": principal.actor,
-                        "action": "signing_key_rotated",
-                        "subject": record.kid,
-                        "reason": None,
-                        "data": {"alg": record.alg},
-                    }
+                    audit_event(
+                        "signing_key_rotated", record.kid, now, principal.actor, {"alg": record.alg}
+                    )
                 ],
             )
             session.commit()
@@ -655,14 +660,13 @@ class IssuerService:
                     )
                 )
                 events.append(
-                    {
-                        "at": now,
-                        "actor": principal.actor,
-                        "action": "credential_issued",
-                        "subject": public_id,
-                        "reason": None,
-                        "data": {"batch": batch_id, "type": ctype.name, "number": number},
-                    }
+                    audit_event(
+                        "credential_issued",
+                        public_id,
+                        now,
+                        principal.actor,
+                        {"batch": batch_id, "type": ctype.name, "number": number},
+                    )
                 )
                 if progress is not None and (offset + 1) % 100 == 0:
                     progress(offset + 1, len(rows))
@@ -823,14 +827,14 @@ class IssuerService:
                 session,
                 tenant,
                 [
-                    {
-                        "at": now,
-                        "actor": principal.actor,
-                        "action": f"credential_{_PAST[action]}",
-                        "subject": public_id,
-                        "reason": reason,
-                        "data": {"from": previous, "to": target},
-                    }
+                    audit_event(
+                        f"credential_{_PAST[action]}",
+                        public_id,
+                        now,
+                        principal.actor,
+                        {"from": previous, "to": target},
+                        reason=reason,
+                    )
                 ],
             )
             session.commit()

@@ -183,3 +183,13 @@ def test_absurd_iat_is_a_failed_format_not_a_crash(client: TestClient) -> None:
     body = verify(client, f"{header}.{b64url_encode(json_dumps(payload))}.{signature}~")
     assert body["valid"] is False
     assert failed(body) == {"format": "invalid_claims"}
+
+
+def test_the_documented_check_names_are_the_pipelines() -> None:
+    # verifier/models.py spells the names out for OpenAPI; they must stay the core's
+    from typing import get_args
+
+    from passerelle.verification import CHECK_NAMES
+    from verifier.models import CheckOut
+
+    assert get_args(CheckOut.model_fields["name"].annotation) == CHECK_NAMES
