@@ -23,8 +23,8 @@ import binascii
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import cryptography.exceptions
 import jwt.exceptions
@@ -70,9 +70,9 @@ KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], PublicKey]
 """Called with (header, payload) of a parsed JWS; returns the key that must verify it."""
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
-    """A parsed (not necessarily verified) compact JWS."""
+class CompactJWS(NamedTuple):
+    """A parsed (not necessarily verified) compact JWS (immutable; a named tuple because
+    one is built per token read, at a third of a frozen dataclass's cost)."""
 
     header: dict[str, Any]
     payload: dict[str, Any]
@@ -149,16 +149,51 @@ def parse_compact(token: str, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJ
     if len(parts) != 3:
         raise errors.TokenFormatError("a compact JWS has exactly three dot-separated parts")
     header_b64, payload_b64, signature_b64 = parts
-    header = json_loads_object(b64url_decode(header_b64), "JWS header", unique=True)
-    check_header(header)
+    if len(header_b64) > _CACHED_HEADER_LENGTH:
+        header = _read_header(header_b64)
+    else:
+        try:
+            header = dict(_read_flat_header(header_b64))  # a copy: the caller may change it
+        except _NestedHeader as nested:
+            header = nested.header
     payload = json_loads_object(b64url_decode(payload_b64), "JWS payload")
     signature = b64url_decode(signature_b64)
-    return CompactJWS(
-        header=header,
-        payload=payload,
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=signature,
-    )
+    # the parts decoded, so the token is ASCII: the signing input is its first two parts
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+    return CompactJWS(header, payload, signing_input, signature)
+
+
+def _read_header(header_b64: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, decoded and checked (:func:`check_header`)."""
+    header = json_loads_object(b64url_decode(header_b64), "JWS header", unique=True)
+    check_header(header)
+    return header
+
+
+#: Longest encoded header remembered by :func:`_read_flat_header` (typical: 40 to 150).
+_CACHED_HEADER_LENGTH = 512
+
+
+class _NestedHeader(Exception):  # noqa: N818 - control flow, never escapes parse_compact
+    """A header with an object or array value: read on every use, never cached."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        super().__init__()
+        self.header = header
+
+
+@lru_cache(maxsize=256)
+def _read_flat_header(header_b64: str) -> dict[str, Any]:
+    """:func:`_read_header`, remembered per header text. Headers repeat (one per issuer key
+    and ``typ``; every ES256 KB-JWT has the same), and the result is a pure function of
+    the text: the same decoding, duplicate-member and allow-list checks decide it. A
+    header that fails them raises and is never remembered; one with a nested value is not
+    remembered either (the caller gets a shallow copy, which must be a full one)."""
+    header = _read_header(header_b64)
+    for value in header.values():
+        if type(value) is dict or type(value) is list:
+            raise _NestedHeader(header)
+    return header
 
 
 def check_header(header: Mapping[str, Any]) -> None:
@@ -176,10 +211,15 @@ def check_header(header: Mapping[str, Any]) -> None:
 
 def check_typ(header: Mapping[str, Any], expected: str | Collection[str]) -> None:
     """``typ`` must be one of ``expected`` (compared case-insensitively, RFC 7515 4.1.9)."""
-    allowed = {expected} if isinstance(expected, str) else set(expected)
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in {t.lower() for t in allowed}:
-        raise errors.TypError(f"typ {typ!r} where {' or '.join(sorted(allowed))} is expected")
+    if isinstance(typ, str):
+        if isinstance(expected, str):
+            if typ == expected or typ.lower() == expected.lower():
+                return
+        elif typ.lower() in {t.lower() for t in expected}:
+            return
+    allowed = {expected} if isinstance(expected, str) else set(expected)
+    raise errors.TypError(f"typ {typ!r} where {' or '.join(sorted(allowed))} is expected")
 
 
 def verify_signature(jws: CompactJWS, key: PublicKey) -> None:
@@ -189,10 +229,16 @@ def verify_signature(jws: CompactJWS, key: PublicKey) -> None:
         AlgorithmError: the token's ``alg`` does not match the key.
         SignatureError: the signature does not verify.
     """
-    if jws.alg != key.alg:
-        raise errors.AlgorithmError(f"token alg {jws.alg} does not match the key's {key.alg}")
+    check_alg(jws, key)
     if not key.verify(jws.signing_input, jws.signature):
         raise errors.SignatureError("signature verification failed")
+
+
+def check_alg(jws: CompactJWS, key: PublicKey) -> None:
+    """The header's ``alg`` must be the key's algorithm (``AlgorithmError`` otherwise)."""
+    alg = jws.header["alg"]
+    if alg != key.alg:
+        raise errors.AlgorithmError(f"token alg {alg} does not match the key's {key.alg}")
 
 
 def decode_compact(

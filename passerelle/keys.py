@@ -24,8 +24,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -146,16 +147,18 @@ class PublicKey:
         """True when ``signature`` (JWS raw form) is valid for ``signing_input``."""
         # cryptography directly (PyJWT's wrapper costs a few microseconds per call on the
         # verifier's hot path); the raw r||s form is converted to DER by cryptography
+        # ``alg`` names the key's type (set with it by from_crypto and the JWK readers):
+        # cheaper than isinstance against cryptography's abstract classes
         try:
-            if isinstance(self.key, Ed25519PublicKey):
-                self.key.verify(signature, signing_input)
+            if self.alg == "EdDSA":
+                cast(Ed25519PublicKey, self.key).verify(signature, signing_input)
                 return True
             if len(signature) != 64:
                 return False
             der = encode_dss_signature(
                 int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
             )
-            self.key.verify(der, signing_input, _ECDSA_SHA256)
+            cast(ec.EllipticCurvePublicKey, self.key).verify(der, signing_input, _ECDSA_SHA256)
         except InvalidSignature:
             return False
         return True
@@ -231,7 +234,7 @@ def public_key_from_jwk(jwk: Any, *, allow_private: bool = False) -> PublicKey:
         KeyError_: unsupported or malformed key, a point not on the curve, or (unless
             ``allow_private``) a JWK that carries a private part ``d``.
     """
-    if not isinstance(jwk, Mapping):
+    if type(jwk) is not dict and not isinstance(jwk, Mapping):  # dict: skip the ABC check
         raise errors.KeyError_("a JWK must be a JSON object")
     if "d" in jwk and not allow_private:
         raise errors.KeyError_("a public JWK must not contain the private part 'd'")
@@ -260,25 +263,61 @@ def _fast_public_key(jwk: Mapping[str, Any]) -> PublicKey | None:
     (a holder key is read from ``cnf.jwk`` on every presentation); ``None`` sends anything
     unusual to the careful path, which explains what is wrong."""
     kty, crv, x = jwk.get("kty"), jwk.get("crv"), jwk.get("x")
-    if not isinstance(x, str):
+    if type(x) is not str:
         return None
     try:
-        if kty == "EC" and crv == "P-256" and isinstance(jwk.get("y"), str):
-            y = jwk["y"]
-            point = b"\x04" + b64url_decode(x) + b64url_decode(y)
-            if len(point) != 65:
+        if kty == "EC" and crv == "P-256":
+            y = jwk.get("y")
+            if type(y) is not str:
                 return None
-            ec_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-            return PublicKey("ES256", ec_key, {"kty": "EC", "crv": "P-256", "x": x, "y": y})
+            return PublicKey(
+                "ES256", _p256_key(x, y), {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+            )
         if kty == "OKP" and crv == "Ed25519":
-            raw = b64url_decode(x)
-            if len(raw) != 32:
-                return None
-            okp = Ed25519PublicKey.from_public_bytes(raw)
-            return PublicKey("EdDSA", okp, {"kty": "OKP", "crv": "Ed25519", "x": x})
+            return PublicKey("EdDSA", _ed25519_key(x), {"kty": "OKP", "crv": "Ed25519", "x": x})
     except (errors.Base64UrlError, ValueError):
         return None
     return None
+
+
+#: How many distinct public keys :func:`_p256_key` and :func:`_ed25519_key` remember.
+_KEY_CACHE_SIZE = 512
+#: base64url length of a 32-byte coordinate or Ed25519 public key (no padding)
+_B64_32 = 43
+
+
+# A key read from a JWK is a pure function of the JWK's coordinates, so the
+# ``cryptography`` object is cached per coordinate text (the same holder presents the
+# same cnf.jwk again and again). Only valid keys are cached (an exception is never
+# remembered) and the text is length-checked first, so the cache stays small. Caching
+# matters for more than the decoding: OpenSSL prepares a key on its first verification
+# (tens of microseconds for P-256), which a fresh object would pay on every presentation.
+# The cached objects are immutable; each call still gets its own PublicKey and JWK dict.
+
+
+@lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _p256_key(x: str, y: str) -> ec.EllipticCurvePublicKey:
+    """The P-256 key with base64url coordinates ``x``, ``y``.
+
+    Raises:
+        Base64UrlError, ValueError: malformed coordinates, or a point not on the curve.
+    """
+    if len(x) != _B64_32 or len(y) != _B64_32:
+        raise ValueError("P-256 coordinates must be 32 bytes")
+    point = b"\x04" + b64url_decode(x) + b64url_decode(y)
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+
+
+@lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _ed25519_key(x: str) -> Ed25519PublicKey:
+    """The Ed25519 key with base64url public bytes ``x``.
+
+    Raises:
+        Base64UrlError, ValueError: not 32 base64url-encoded bytes.
+    """
+    if len(x) != _B64_32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
 
 
 def private_key_from_jwk(jwk: Any) -> SigningKey:
