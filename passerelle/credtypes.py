@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -97,6 +98,8 @@ _RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SVG_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_LISTED_IN_DETAIL = 10
+#: Claim labels kept per type (metadata paths x languages asked for; beyond, computed anew).
+_LABEL_CACHE_SIZE = 2048
 
 
 _LANGUAGE_RANGE = re.compile(
@@ -250,12 +253,295 @@ _TYPE_NAMES = {
 }
 
 
+# -- a fast conformance check ----------------------------------------------------------------
+#: A compiled check of one schema: ``(instance, its path, missing)`` -> True when the instance
+#: surely conforms apart from the missing required members it appends to ``missing``;
+#: False when it may not (jsonschema then decides, and says why).
+_Conforms = Callable[[Any, tuple[str | int, ...], list[tuple[str | int, ...]]], bool]
+
+#: Keywords without effect on validity (``$defs`` is reached through ``$ref`` only).
+_ANNOTATIONS = frozenset(
+    {"title", "description", "$comment", "examples", "default", "deprecated", "readOnly",
+     "writeOnly", "$defs"}
+)  # fmt: skip
+_COMPILED_KEYWORDS = frozenset(
+    {"$ref", "type", "enum", "format", "minLength", "maxLength", "pattern", "minimum",
+     "maximum", "properties", "patternProperties", "additionalProperties", "required",
+     "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems"}
+)  # fmt: skip
+_ROOT_ONLY = frozenset({"$schema", "$id"})
+_LOCAL_REF = re.compile(r"#/\$defs/[A-Za-z0-9_.-]+")
+#: The Python types that surely are of a JSON Schema type (``1.0`` is an integer to
+#: jsonschema too, but is left to it).
+_EXACT_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+class _UnsupportedError(Exception):
+    """A schema construct the fast check does not implement: jsonschema alone decides."""
+
+
+def _always(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+    return True
+
+
+def _never(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+    return False
+
+
+def _count(schema: Mapping[str, Any], keyword: str) -> int | None:
+    value = schema.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _UnsupportedError(keyword)
+    return value
+
+
+def _bound(schema: Mapping[str, Any], keyword: str) -> int | float | None:
+    value = schema.get(keyword)
+    if value is None:
+        return None
+    if type(value) is not int and type(value) is not float:
+        raise _UnsupportedError(keyword)
+    return value
+
+
+def _compile_conformance(root: Mapping[str, Any]) -> _Conforms | None:
+    """A check equivalent to, but much cheaper than, a jsonschema validation that finds no
+    error, for schemas made of the common draft 2020-12 keywords (None for others).
+
+    It is one-sided: True means jsonschema would report nothing but the ``required``
+    members the check listed; False means nothing (a value it is unsure of, such as
+    ``1.0`` for an integer, is False), and the caller then runs jsonschema, whose errors
+    are the ones reported. So the fast check can make a validation quicker, never laxer
+    nor different.
+    """
+    defs = root.get("$defs", {})
+    cells: dict[str, list[_Conforms]] = {}
+
+    def reference(target: Any) -> _Conforms:
+        if not isinstance(target, str) or not _LOCAL_REF.fullmatch(target):
+            raise _UnsupportedError("$ref")
+        name = target.removeprefix("#/$defs/")
+        if not isinstance(defs, Mapping) or name not in defs:
+            raise _UnsupportedError("$ref")
+        if name not in cells:
+            cells[name] = []
+            cells[name].append(node(defs[name], False))
+        cell = cells[name]
+        if cell:
+            return cell[0]
+        return lambda instance, path, missing: cell[0](instance, path, missing)  # recursive
+
+    def node(schema: Any, is_root: bool) -> _Conforms:
+        if schema is True:
+            return _always
+        if schema is False:
+            return _never
+        if not isinstance(schema, Mapping):
+            raise _UnsupportedError("schema")
+        allowed = _COMPILED_KEYWORDS | _ANNOTATIONS | (_ROOT_ONLY if is_root else frozenset())
+        if not set(schema) <= allowed:
+            raise _UnsupportedError(", ".join(sorted(set(schema) - allowed)))
+        checks: list[_Conforms] = []
+        if "type" in schema:
+            checks.append(_type_check(schema["type"]))
+        if "$ref" in schema:
+            checks.append(reference(schema["$ref"]))
+        if "enum" in schema:
+            checks.append(_enum_check(schema["enum"]))
+        if "format" in schema:
+            checks.append(_format_check(schema["format"]))
+        if {"minLength", "maxLength", "pattern"} & set(schema):
+            checks.append(_string_check(schema))
+        if {"minimum", "maximum"} & set(schema):
+            checks.append(_number_check(schema))
+        if {"minItems", "maxItems", "uniqueItems", "items"} & set(schema):
+            items = node(schema["items"], False) if "items" in schema else None
+            checks.append(_array_check(schema, items))
+        object_keywords = {"properties", "patternProperties", "additionalProperties", "required"}
+        if (object_keywords | {"minProperties", "maxProperties"}) & set(schema):
+            properties = schema.get("properties", {})
+            patterns = schema.get("patternProperties", {})
+            if not isinstance(properties, Mapping) or not isinstance(patterns, Mapping):
+                raise _UnsupportedError("properties")
+            checks.append(
+                _object_check(
+                    schema,
+                    {name: node(sub, False) for name, sub in properties.items()},
+                    [(re.compile(p), node(sub, False)) for p, sub in patterns.items()],
+                    node(schema["additionalProperties"], False)
+                    if "additionalProperties" in schema
+                    else None,
+                )
+            )
+        if not checks:
+            return _always
+        if len(checks) == 1:
+            return checks[0]
+
+        def every(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+            return all(check(instance, path, missing) for check in checks)
+
+        return every
+
+    try:
+        return node(root, True)
+    except (_UnsupportedError, re.error, TypeError):
+        return None
+
+
+def _type_check(expected: Any) -> _Conforms:
+    names = expected if isinstance(expected, list) else [expected]
+    if not names or any(not isinstance(n, str) or n not in _EXACT_TYPES for n in names):
+        raise _UnsupportedError("type")
+    kinds = frozenset(kind for name in names for kind in _EXACT_TYPES[name])
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        return type(instance) in kinds
+
+    return check
+
+
+def _enum_check(values: Any) -> _Conforms:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise _UnsupportedError("enum")
+    allowed = frozenset(values)
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        return type(instance) is str and instance in allowed
+
+    return check
+
+
+def _format_check(name: Any) -> _Conforms:
+    # the very checker the jsonschema validator uses, so the same values pass
+    checker = Draft202012Validator.FORMAT_CHECKER
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        return bool(checker.conforms(instance, name))
+
+    return check
+
+
+def _string_check(schema: Mapping[str, Any]) -> _Conforms:
+    shortest, longest = _count(schema, "minLength") or 0, _count(schema, "maxLength")
+    pattern = schema.get("pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise _UnsupportedError("pattern")
+    search = re.compile(pattern).search if pattern is not None else None
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        if not isinstance(instance, str):
+            return True
+        size = len(instance)
+        return (
+            size >= shortest
+            and (longest is None or size <= longest)
+            and (search is None or search(instance) is not None)
+        )
+
+    return check
+
+
+def _number_check(schema: Mapping[str, Any]) -> _Conforms:
+    low, high = _bound(schema, "minimum"), _bound(schema, "maximum")
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        if type(instance) is int or type(instance) is float:
+            return (low is None or instance >= low) and (high is None or instance <= high)
+        # jsonschema ignores what is not a number; a number of another class is left to it
+        return isinstance(instance, bool) or not isinstance(instance, numbers.Number)
+
+    return check
+
+
+def _array_check(schema: Mapping[str, Any], items: _Conforms | None) -> _Conforms:
+    fewest, most = _count(schema, "minItems") or 0, _count(schema, "maxItems")
+    unique = schema.get("uniqueItems", False)
+    if not isinstance(unique, bool):
+        raise _UnsupportedError("uniqueItems")
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        if not isinstance(instance, list):
+            return True
+        size = len(instance)
+        if size < fewest or (most is not None and size > most):
+            return False
+        # strings are unique as a set says; other items are left to jsonschema's uniq()
+        if unique and not (
+            all(type(item) is str for item in instance) and len(set(instance)) == size
+        ):
+            return False
+        if items is not None:
+            for index, item in enumerate(instance):
+                if not items(item, (*path, index), missing):
+                    return False
+        return True
+
+    return check
+
+
+def _object_check(
+    schema: Mapping[str, Any],
+    properties: dict[str, _Conforms],
+    patterns: list[tuple[re.Pattern[str], _Conforms]],
+    additional: _Conforms | None,
+) -> _Conforms:
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
+        raise _UnsupportedError("required")
+    fewest, most = _count(schema, "minProperties") or 0, _count(schema, "maxProperties")
+    # jsonschema's find_additional_properties: one search with the patterns joined
+    joined = re.compile("|".join(schema.get("patternProperties", {}))) if patterns else None
+
+    def check(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
+        if not isinstance(instance, dict):
+            return True
+        size = len(instance)
+        if size < fewest or (most is not None and size > most):
+            return False
+        for name in required:
+            if name not in instance:
+                missing.append((*path, name))
+        for key, value in instance.items():
+            if type(key) is not str:
+                return False
+            where = (*path, key)
+            sub = properties.get(key)
+            if sub is not None and not sub(value, where, missing):
+                return False
+            for regex, matched in patterns:
+                if regex.search(key) and not matched(value, where, missing):
+                    return False
+            if (
+                additional is not None
+                and sub is None
+                and (joined is None or not joined.search(key))
+                and not additional(value, where, missing)
+            ):
+                return False
+        return True
+
+    return check
+
+
 @dataclass(frozen=True)
 class CredentialType:
     """One credential type: its name, ``vct``, JSON Schema, Type Metadata and example claims.
 
     Equality and hashing use ``name`` and ``vct`` only. The compiled schema validator is
-    built on first use and kept (one per type).
+    built on first use and kept (one per type), with a fast conformance check compiled from
+    the schema: claims it finds conforming skip jsonschema; any others are validated by
+    jsonschema, which reports the violations.
     """
 
     name: str
@@ -270,6 +556,23 @@ class CredentialType:
         # FORMAT_CHECKER checks "date" with date.fromisoformat: 2026-02-30 is refused
         return Draft202012Validator(self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
+    @cached_property
+    def _conformance(self) -> _Conforms | None:
+        # jsonschema's validator is built with it, once per type, as before: it is the one
+        # that reports violations, and the one that decides whenever this check cannot
+        _ = self._validator
+        return _compile_conformance(self.schema)
+
+    def _missing_only(self, claims: Any) -> list[tuple[str | int, ...]] | None:
+        """The required members missing from ``claims`` when it surely conforms otherwise
+        (``[]``: it conforms), or None when only jsonschema can tell."""
+        conforms = self._conformance
+        if conforms is None:
+            return None
+        instance = dict(claims) if isinstance(claims, Mapping) else claims
+        missing: list[tuple[str | int, ...]] = []
+        return missing if conforms(instance, (), missing) else None
+
     def _violations(self, claims: Any) -> list[_Violation]:
         instance = dict(claims) if isinstance(claims, Mapping) else claims
         found: dict[tuple[str, str], _Violation] = {}
@@ -283,6 +586,8 @@ class CredentialType:
 
     def violations(self, claims: Mapping[str, Any]) -> list[dict[str, str]]:
         """Every schema violation of ``claims``: ``{"path": JSONPath, "message": ...}``, by path."""
+        if self._missing_only(claims) == []:
+            return []
         return [{"path": json_path(v.path), "message": v.message} for v in self._violations(claims)]
 
     def validate(self, claims: Mapping[str, Any]) -> None:
@@ -294,6 +599,8 @@ class CredentialType:
             SchemaError: with every violation at once in ``extra["violations"]`` (a list of
                 ``{"path", "message"}`` sorted by path); the detail summarises them.
         """
+        if self._missing_only(claims) == []:
+            return
         self._raise(self._violations(claims))
 
     def validate_disclosed(self, claims: Mapping[str, Any]) -> None:
@@ -306,6 +613,9 @@ class CredentialType:
         Raises:
             SchemaError: as :meth:`validate`.
         """
+        missing = self._missing_only(claims)
+        if missing is not None and all(self.disclosure_policy(p) != SD_NEVER for p in missing):
+            return  # the fast check found nothing else: jsonschema would report only these
         found = [
             v
             for v in self._violations(claims)
@@ -378,15 +688,29 @@ class CredentialType:
             return str(entry["description"])
         return str(self.metadata.get("description", ""))
 
+    @cached_property
+    def _labels(self) -> dict[tuple[tuple[str | int | None, ...], str], str]:
+        return {}
+
     def label(self, path: Sequence[str | int | None], lang: str) -> str:
         """The label of the claim at ``path`` in ``lang``.
 
         Falls back to English, then to the claim's name (the last member name in ``path``).
         """
-        entry = _pick(self._claims.get(_normalise(path), {}).get("display", []), lang)
+        asked = tuple(path)
+        # a verifier labels the same claims in the same few languages on every request
+        cached = self._labels.get((asked, lang))
+        if cached is not None:
+            return cached
+        claim = self._claims.get(_normalise(asked))
+        entry = _pick(claim.get("display", []), lang) if claim is not None else None
         if entry and isinstance(entry.get("label"), str):
-            return str(entry["label"])
-        return next((p for p in reversed(path) if isinstance(p, str)), "")
+            text = str(entry["label"])
+            # member names only (True == 1 in a key); bounded: paths and languages vary
+            if len(self._labels) < _LABEL_CACHE_SIZE and all(type(p) is str for p in asked):
+                self._labels[asked, lang] = text
+            return text
+        return next((p for p in reversed(asked) if isinstance(p, str)), "")
 
     def claim_description(self, path: Sequence[str | int | None], lang: str) -> str | None:
         """The description of the claim at ``path`` in ``lang`` (else English), or None."""

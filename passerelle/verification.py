@@ -16,6 +16,7 @@ Nothing here touches the network: trust lists and status list tokens are handed 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -515,29 +516,45 @@ def _labelled(
 ) -> list[dict[str, Any]]:
     """Leaves of the disclosed claims with labels and code meanings in ``lang``."""
     entries: list[dict[str, Any]] = []
-
-    def walk(value: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(value, dict) and not _is_language_map(value):
-            for key, child in value.items():
-                walk(child, (*path, key))
-            return
-        name = next((p for p in reversed(path) if isinstance(p, str)), "")
-        entry: dict[str, Any] = {
-            "path": ".".join(str(p) for p in path),
-            "label": ctype.label(path, lang) if ctype else name,
-            "value": value,
-        }
-        if isinstance(value, dict):
-            entry["text"] = value.get(lang) or next(iter(value.values()), "")
-        if name in _CODE_LISTS and isinstance(value, str | int):
-            meaning = codelists.describe(_CODE_LISTS[name], value, lang)
-            if meaning:
-                entry["meaning"] = meaning
-        entries.append(entry)
-
     for key, value in subject.items():
-        walk(value, (key,))
+        _walk(value, (key,), ctype, lang, entries)
     return entries
+
+
+def _walk(
+    value: Any,
+    path: tuple[str, ...],
+    ctype: CredentialType | None,
+    lang: str,
+    entries: list[dict[str, Any]],
+) -> None:
+    # a module function, not a closure calling itself: that would be a reference cycle
+    # per verification, left for the garbage collector
+    if isinstance(value, dict) and not _is_language_map(value):
+        for key, child in value.items():
+            _walk(child, (*path, key), ctype, lang, entries)
+        return
+    # paths are member names only: arrays are leaves, never walked into
+    name = path[-1]
+    entry: dict[str, Any] = {
+        "path": ".".join(path),
+        "label": ctype.label(path, lang) if ctype else name,
+        "value": value,
+    }
+    if isinstance(value, dict):
+        entry["text"] = value.get(lang) or next(iter(value.values()), "")
+    if name in _CODE_LISTS and isinstance(value, str | int):
+        meaning = _meaning(_CODE_LISTS[name], value, lang)
+        if meaning:
+            entry["meaning"] = meaning
+    entries.append(entry)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)  # typed: True is not the code 1
+def _meaning(list_name: str, code: str | int, lang: str) -> str | None:
+    """:func:`codelists.describe`, remembered: the same codes recur in credential after
+    credential (bounded: codes and languages come from the token and the request)."""
+    return codelists.describe(list_name, code, lang)
 
 
 def _is_language_map(value: Mapping[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,5 +173,14 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app for the ``VERIFIER_*`` environment (uvicorn ``--factory`` entry point)."""
-    return create_app(VerifierSettings())
+    """The app for the ``VERIFIER_*`` environment (uvicorn ``--factory`` entry point).
+
+    What the worker has built by then (modules, the app: ~90,000 objects) lives as long as
+    it does: ``gc.freeze()`` takes it out of the cyclic garbage collector's sight, so that a
+    full collection no longer walks it all (~60 ms of CPU, during which every request the
+    worker holds waits).
+    """
+    app = create_app(VerifierSettings())
+    gc.collect()
+    gc.freeze()
+    return app
