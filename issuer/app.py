@@ -6,7 +6,7 @@ lifespan from the :class:`IssuerSettings` given to :func:`create_app`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from issuer.certificate import PdfRenderer
 from issuer.db import create_db_engine
@@ -40,6 +41,43 @@ def problem_response(error: errors.PasserelleError) -> JSONResponse:
     status = 503 if error.status >= 500 else error.status
     problem["status"] = status
     return JSONResponse(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a 413 problem: at once when the
+    ``Content-Length`` says so, else (a chunked body) as soon as the bytes read pass it.
+
+    Plain ASGI, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs
+    every request through a task group and a streamed response, a cost paid on every call.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                error = errors.PayloadTooLargeError(f"the request body exceeds {self.limit} bytes")
+                await problem_response(error)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise errors.PayloadTooLargeError(f"the request body exceeds {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _validation_error(exc: RequestValidationError) -> errors.RequestInvalidError:
@@ -122,20 +160,10 @@ def create_app(
     )
     _register_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        # multipart framing adds a little to the file itself
-        limit = settings.max_upload_bytes + 64 * 1024
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem_response(
-                errors.PayloadTooLargeError(f"the request body exceeds {limit} bytes")
-            )
-        return await call_next(request)
-
-    for module in (certificates, credentials, admin, audit, public, registrar):
+    # multipart framing adds a little to the file itself
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)
+    # the issuing API first: a request is matched against the routes in this order
+    for module in (credentials, certificates, admin, audit, public, registrar):
         app.include_router(module.router)
     app.include_router(oid4vci_routes.router)
     return app

@@ -151,7 +151,14 @@ def serve(
 
     _settings(None)  # fail early on bad configuration
     uvicorn.run(
-        "issuer.asgi:build", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "issuer.asgi:build",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
     )
 
 

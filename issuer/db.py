@@ -35,13 +35,17 @@ def create_db_engine(url: str, **options: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options.setdefault("pool_size", 10)
+        # kept open: a connection made per request costs more than the request
+        options.setdefault("pool_size", 20)
         options.setdefault("max_overflow", 20)
         options.setdefault("pool_pre_ping", True)
         return create_engine(url, **options)
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # a connection per request thread (anyio's pool has 40): opening one costs PRAGMAs
+        options.setdefault("pool_size", 40)
+        options.setdefault("max_overflow", 20)
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **options)
 
     @event.listens_for(engine, "connect")

@@ -74,7 +74,7 @@ class StatusList(SQLModel, table=True):
 
     ``version`` grows with every status change; ``token`` is the last signed Status List
     Token and ``token_version`` the version it was signed at (dirty when they differ).
-    ``alloc_tag`` changes with every index allocation (see ``repository.IndexCache``).
+    ``allocated`` counts the indices handed out (see ``repository.take_indices``).
     """
 
     __tablename__ = "status_list"
@@ -88,7 +88,6 @@ class StatusList(SQLModel, table=True):
     size: int
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     allocated: int = 0
-    alloc_tag: str = Field(default="", max_length=32)
     version: int = 1
     token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     token_version: int = 0

@@ -794,7 +794,7 @@ class Oid4vciService:
         return TokenResponse(access_token=access_token, expires_in=expires_in)
 
     def _wrong_tx_code(
-        self, session: Session, tenant: Tenant, offer: CredentialOffer, now: datetime
+        self, session: Session, tenant: repo.LockedTenant, offer: CredentialOffer, now: datetime
     ) -> errors.OAuthError:
         offer.tx_code_failures += 1
         left = self.policy.max_tx_code_failures - offer.tx_code_failures
@@ -924,9 +924,7 @@ class Oid4vciService:
                 _lock_offer(session, CredentialOffer.id == offer.id), now
             )  # a concurrent request may have used the token meanwhile
             self._spend_nonce(session, tenant.id, proof.nonce, nonce_expiry)
-            number = locked.next_number
-            locked.next_number = number + 1
-            session.add(locked)
+            number = repo.take_numbers(session, locked, 1)
             # the service's allocator: status lists are opened and filled as for any issuance
             [(status_list, idx)] = self.issuer.allocate(session, locked, 1)
             claims = dict(current.claims or {})

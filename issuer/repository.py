@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-import threading
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from random import Random
 from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from issuer.models import (
@@ -32,7 +34,8 @@ from issuer.models import (
 from passerelle.statuslist import IndexAllocator
 
 __all__ = [
-    "IndexCache",
+    "ListSlot",
+    "LockedTenant",
     "append_audit",
     "audit_digest",
     "canonical_json",
@@ -57,15 +60,99 @@ def tenant_by_id(session: Session, tenant_id: int) -> Tenant | None:
     return session.get(Tenant, tenant_id)
 
 
-def lock_tenant(session: Session, tenant_id: int) -> Tenant:
-    """The tenant row, locked until the end of the transaction (refreshed from the database)."""
-    statement = (
-        select(Tenant)
-        .where(Tenant.id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+@dataclass(slots=True)
+class LockedTenant:
+    """The columns of a tenant row that its writers need, read under the row lock; the
+    writers below keep ``next_number`` and the audit head up to date as they go."""
+
+    id: int
+    slug: str
+    issuer_url: str
+    credential_prefix: str
+    next_number: int
+    audit_seq: int
+    audit_head: str
+
+
+# The statements of the issuing path are built once: building one costs more than running it.
+_TENANT = Tenant.__table__  # type: ignore[attr-defined]
+_STATUS_LIST = StatusList.__table__  # type: ignore[attr-defined]
+_CREDENTIAL = Credential.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+_API_KEY = ApiKey.__table__  # type: ignore[attr-defined]
+_LOCK_TENANT = (
+    sa_select(
+        _TENANT.c.id,
+        _TENANT.c.slug,
+        _TENANT.c.issuer_url,
+        _TENANT.c.credential_prefix,
+        _TENANT.c.next_number,
+        _TENANT.c.audit_seq,
+        _TENANT.c.audit_head,
     )
-    return session.exec(statement).one()
+    .where(_TENANT.c.id == bindparam("tenant_id"))
+    .with_for_update()
+)
+_SET_NEXT_NUMBER = (
+    update(_TENANT)
+    .where(_TENANT.c.id == bindparam("tenant_id"))
+    .values(next_number=bindparam("next_number"))
+)
+_SET_AUDIT_HEAD = (
+    update(_TENANT)
+    .where(_TENANT.c.id == bindparam("tenant_id"))
+    .values(audit_head=bindparam("head"), audit_seq=bindparam("seq"))
+)
+_KEY_HOLDER = (
+    sa_select(
+        _API_KEY.c.tenant_id,
+        _TENANT.c.slug,
+        _API_KEY.c.role,
+        _API_KEY.c.secret_hash,
+        _API_KEY.c.revoked_at,
+    )
+    .join_from(_API_KEY, _TENANT, _API_KEY.c.tenant_id == _TENANT.c.id)
+    .where(_API_KEY.c.prefix == bindparam("prefix"))
+)
+_OPEN_LIST = (
+    sa_select(_STATUS_LIST.c.id, _STATUS_LIST.c.uri, _STATUS_LIST.c.size, _STATUS_LIST.c.allocated)
+    .where(
+        _STATUS_LIST.c.tenant_id == bindparam("tenant_id"),
+        _STATUS_LIST.c.allocated < _STATUS_LIST.c.size,
+    )
+    .order_by(_STATUS_LIST.c.number.desc())
+    .limit(1)
+    .with_for_update()
+)
+_TAKEN_AMONG = sa_select(_CREDENTIAL.c.status_idx).where(
+    _CREDENTIAL.c.status_list_id == bindparam("list_id"),
+    _CREDENTIAL.c.status_idx.in_(bindparam("indices", expanding=True)),
+)
+_TAKEN_ALL = sa_select(_CREDENTIAL.c.status_idx).where(
+    _CREDENTIAL.c.status_list_id == bindparam("list_id")
+)
+_ADD_ALLOCATED = (
+    update(_STATUS_LIST)
+    .where(_STATUS_LIST.c.id == bindparam("list_id"))
+    .values(allocated=_STATUS_LIST.c.allocated + bindparam("count"))
+)
+_INSERT_CREDENTIALS = insert(_CREDENTIAL)
+_INSERT_AUDIT = insert(_AUDIT)
+
+
+def lock_tenant(session: Session, tenant_id: int) -> LockedTenant:
+    """The tenant row, locked until the end of the transaction."""
+    return LockedTenant(*session.connection().execute(_LOCK_TENANT, {"tenant_id": tenant_id}).one())
+
+
+def take_numbers(session: Session, tenant: LockedTenant, count: int) -> int:
+    """The first of ``count`` consecutive credential numbers, from now on taken."""
+    first = tenant.next_number
+    tenant.next_number = first + count
+    session.connection().execute(
+        _SET_NEXT_NUMBER, {"tenant_id": tenant.id, "next_number": tenant.next_number}
+    )
+    return first
 
 
 def all_tenants(session: Session) -> Sequence[Tenant]:
@@ -76,57 +163,78 @@ def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
 
 
+def api_key_holder(connection: Connection, prefix: str) -> tuple[Any, ...] | None:
+    """``(tenant id, tenant slug, role, secret hash, revoked at)`` of a key, in one query."""
+    row = connection.execute(_KEY_HOLDER, {"prefix": prefix}).first()
+    return tuple(row) if row is not None else None
+
+
 def api_keys(session: Session, tenant_id: int) -> Sequence[ApiKey]:
     statement = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(col(ApiKey.id))
     return session.exec(statement).all()
 
 
 # -- status lists ----------------------------------------------------------------------------
-class IndexCache:
-    """Per-process allocators of free status indices, one per list.
+@dataclass(frozen=True, slots=True)
+class ListSlot:
+    """Where new credentials go: a status list's id, URI, size and indices handed out."""
 
-    An allocator is reused only while the list row's ``alloc_tag`` is the tag this process
-    wrote last: any allocation elsewhere (another process) or a rolled back transaction
-    changes or keeps another tag, and the taken indices are then read again.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[str, IndexAllocator]] = {}
-        self._lock = threading.Lock()
-
-    def allocate(self, session: Session, status_list: StatusList, count: int) -> list[int]:
-        """Up to ``count`` free indices of ``status_list`` (a row locked by the caller)."""
-        assert status_list.id is not None
-        with self._lock:
-            entry = self._entries.get(status_list.id)
-            if entry is None or entry[0] != status_list.alloc_tag:
-                taken = session.exec(
-                    select(Credential.status_idx).where(Credential.status_list_id == status_list.id)
-                ).all()
-                allocator = IndexAllocator(status_list.size, taken=taken)
-            else:
-                allocator = entry[1]
-            wanted = min(count, allocator.remaining)
-            indices = [allocator.allocate() for _ in range(wanted)]
-            tag = secrets.token_hex(8)
-            status_list.alloc_tag = tag
-            status_list.allocated = status_list.size - allocator.remaining
-            session.add(status_list)
-            self._entries[status_list.id] = (tag, allocator)
-            return indices
+    id: int
+    uri: str
+    size: int
+    allocated: int
 
 
-def open_status_list(session: Session, tenant_id: int) -> StatusList | None:
+#: the most indices one ``IN (...)`` probe names (SQLite and PostgreSQL take far more)
+_PROBE_CHUNK = 1000
+
+
+def open_status_list(session: Session, tenant_id: int) -> ListSlot | None:
     """The tenant's newest list with free indices, locked; ``None`` when there is none."""
-    statement = (
-        select(StatusList)
-        .where(StatusList.tenant_id == tenant_id, StatusList.allocated < StatusList.size)
-        .order_by(col(StatusList.number).desc())
-        .limit(1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.exec(statement).first()
+    row = session.connection().execute(_OPEN_LIST, {"tenant_id": tenant_id}).first()
+    return ListSlot(*row) if row is not None else None
+
+
+def take_indices(session: Session, slot: ListSlot, count: int, rng: Random) -> list[int]:
+    """Up to ``count`` free indices of ``slot`` (locked by the caller), each uniformly at
+    random among the free ones, from now on counted as allocated.
+
+    Random indices are drawn and the taken ones among them are looked up through the
+    unique index on ``(status_list_id, status_idx)``, so the cost follows ``count``, not
+    the size of the list, and no process keeps state that another could make stale. Only
+    when the draws needed would approach the list's size (its last few free indices) are
+    the taken indices read in full.
+    """
+    connection = session.connection()
+    wanted = min(count, slot.size - slot.allocated)
+    picks: list[int] = []
+    picked: set[int] = set()
+    while len(picks) < wanted:
+        need = wanted - len(picks)
+        free = slot.size - slot.allocated - len(picks)
+        draws = math.ceil(need * slot.size / free * 1.25) + 8
+        if draws * 4 > slot.size:
+            taken = connection.execute(_TAKEN_ALL, {"list_id": slot.id}).scalars()
+            allocator = IndexAllocator(slot.size, taken=[*taken, *picks], rng=rng)
+            picks.extend(allocator.allocate() for _ in range(need))
+            break
+        candidates = [
+            i
+            for i in dict.fromkeys(rng.randrange(slot.size) for _ in range(draws))
+            if i not in picked
+        ]
+        taken_now: set[int] = set()
+        for start in range(0, len(candidates), _PROBE_CHUNK):
+            chunk = candidates[start : start + _PROBE_CHUNK]
+            found = connection.execute(_TAKEN_AMONG, {"list_id": slot.id, "indices": chunk})
+            taken_now.update(found.scalars())
+        for index in candidates:
+            if index not in taken_now and len(picks) < wanted:
+                picks.append(index)
+                picked.add(index)
+    if picks:
+        connection.execute(_ADD_ALLOCATED, {"list_id": slot.id, "count": len(picks)})
+    return picks
 
 
 def next_list_number(session: Session, tenant_id: int) -> int:
@@ -166,7 +274,7 @@ def store_signed_token(
 # -- credentials -----------------------------------------------------------------------------
 def insert_credentials(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Credential), rows)
+        session.connection().execute(_INSERT_CREDENTIALS, rows)
 
 
 def credential(session: Session, tenant_id: int, public_id: str) -> Credential | None:
@@ -238,10 +346,9 @@ def audit_document(tenant_slug: str, row: AuditEvent | dict[str, Any]) -> dict[s
     }
 
 
-def append_audit(session: Session, tenant: Tenant, events: list[dict[str, Any]]) -> None:
+def append_audit(session: Session, tenant: LockedTenant, events: list[dict[str, Any]]) -> None:
     """Chain ``events`` (``at``, ``actor``, ``action``, ``subject``, ``reason``, ``data``)
     after the tenant's head. The tenant row must be locked by the caller."""
-    assert tenant.id is not None
     head, seq = tenant.audit_head, tenant.audit_seq
     rows: list[dict[str, Any]] = []
     for event in events:
@@ -251,10 +358,12 @@ def append_audit(session: Session, tenant: Tenant, events: list[dict[str, Any]])
         row.update(prev_hash=head, hash=digest)
         rows.append(row)
         head = digest
-    if rows:
-        session.execute(insert(AuditEvent), rows)
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(_INSERT_AUDIT, rows)
     tenant.audit_head, tenant.audit_seq = head, seq
-    session.add(tenant)
+    connection.execute(_SET_AUDIT_HEAD, {"tenant_id": tenant.id, "head": head, "seq": seq})
 
 
 def audit_events(

@@ -24,6 +24,7 @@ from issuer import repository as repo
 from issuer.apikeys import new_api_key, split_api_key, verify_secret
 from issuer.batchcsv import ParsedRow, RowError, parse_csv
 from issuer.certificate import IssuerProfile
+from issuer.groupcommit import AsyncGroupCommitter, GroupCommitter, Job
 from issuer.keyring import TenantKeyring
 from issuer.models import (
     GENESIS_HASH,
@@ -108,6 +109,19 @@ class TenantProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class _IssueJob:
+    """Rows to issue for one request (validated), as queued for a group commit."""
+
+    principal: Principal
+    ctype: CredentialType
+    rows: Sequence[ParsedRow]
+    valid_days: int | None
+    idempotency_key: str | None
+    request_hash: str | None
+    progress: Progress | None
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateSource:
     """What a printed certificate is made of: the signed credential (``compact``, every
     disclosure), its subject claims, its type, the issuing centre and the record's dates."""
@@ -151,7 +165,7 @@ def credential_record(
     ctype: CredentialType,
     claims: dict[str, Any],
     number: int,
-    position: tuple[StatusList, int],
+    position: tuple[repo.ListSlot, int],
     holder_bound: bool,
     batch_id: str | None,
     issued_at: datetime,
@@ -224,7 +238,10 @@ class IssuerService:
         self.types = types
         self.keyring = keyring
         self.clock = clock
-        self.indices = repo.IndexCache()
+        self._read_engine = engine.execution_options(read_only=True)
+        self._rng = secrets.SystemRandom()
+        self._issuance: GroupCommitter[_IssueJob, BatchIssued] = GroupCommitter(self._issue_group)
+        self._issuance_async = AsyncGroupCommitter(self._issuance)
         self._type_documents = self._index_type_documents(types)
 
     def session(self) -> Session:
@@ -234,7 +251,7 @@ class IssuerService:
     def read_session(self) -> Session:
         """A session that only reads: on SQLite a deferred ``BEGIN``, so readers never queue
         behind the writers' lock (WAL lets them read while one writes)."""
-        return Session(self.engine.execution_options(read_only=True), expire_on_commit=False)
+        return Session(self._read_engine, expire_on_commit=False)
 
     # -- identity ------------------------------------------------------------------------
     def authenticate(self, key: str | None) -> Principal:
@@ -250,17 +267,14 @@ class IssuerService:
         parts = split_api_key(key)
         if parts is None:
             raise errors.AuthenticationError("malformed API key")
-        with self.read_session() as session:
-            row = repo.api_key_by_prefix(session, parts[0])
-            if (
-                row is None
-                or row.revoked_at is not None
-                or not verify_secret(parts[1], row.secret_hash)
-            ):
-                raise errors.AuthenticationError("unknown or revoked API key")
-            tenant = repo.tenant_by_id(session, row.tenant_id)
-            assert tenant is not None
-            return Principal(row.tenant_id, tenant.slug, row.role, row.prefix)
+        with self._read_engine.connect() as connection:
+            holder = repo.api_key_holder(connection, parts[0])
+        if holder is None:
+            raise errors.AuthenticationError("unknown or revoked API key")
+        tenant_id, slug, role, secret_hash, revoked_at = holder
+        if revoked_at is not None or not verify_secret(parts[1], secret_hash):
+            raise errors.AuthenticationError("unknown or revoked API key")
+        return Principal(tenant_id, slug, role, parts[0])
 
     @staticmethod
     def require(principal: Principal, permission: Permission) -> None:
@@ -345,7 +359,7 @@ class IssuerService:
             base = {"at": now, "actor": actor, "reason": None}
             repo.append_audit(
                 session,
-                tenant,
+                repo.lock_tenant(session, tenant.id),
                 [
                     {**base, "action": "tenant_created", "subject": tenant.slug, "data": {}},
                     {**base, "action": "signing_key_active", "subject": kid, "data": {}},
@@ -493,6 +507,37 @@ class IssuerService:
             UnknownTypeError, SchemaError (with ``violations``), KeyError_ (holder key),
             IdempotencyConflictError, PermissionDeniedError.
         """
+        job = self._single_job(
+            principal, type_name, claims, holder_jwk, valid_days, idempotency_key
+        )
+        return self._issuance.submit(job).credentials[0]
+
+    async def issue_async(
+        self,
+        principal: Principal,
+        *,
+        type_name: str,
+        claims: dict[str, Any],
+        holder_jwk: dict[str, Any] | None,
+        valid_days: int | None,
+        idempotency_key: str | None = None,
+    ) -> IssuedCredential:
+        """:meth:`issue` for the event loop: the validation runs on the loop, the signing and
+        the transaction in a worker thread, in a group with the requests waiting meanwhile."""
+        job = self._single_job(
+            principal, type_name, claims, holder_jwk, valid_days, idempotency_key
+        )
+        return (await self._issuance_async.submit(job)).credentials[0]
+
+    def _single_job(
+        self,
+        principal: Principal,
+        type_name: str,
+        claims: dict[str, Any],
+        holder_jwk: dict[str, Any] | None,
+        valid_days: int | None,
+        idempotency_key: str | None,
+    ) -> _IssueJob:
         self.require(principal, "issue")
         ctype = self.types.get(type_name)
         row = ParsedRow(row=1, claims=claims, holder_jwk=holder_jwk)
@@ -502,10 +547,7 @@ class IssuerService:
                 "; ".join(f"{p.field}: {p.message}" for p in problems[:10]),
                 violations=[{"path": p.field, "message": p.message} for p in problems],
             )
-        batch = self._issue_rows(
-            principal, ctype, [row], valid_days, op="single", idempotency_key=idempotency_key
-        )
-        return batch.credentials[0]
+        return self._job(principal, ctype, [row], valid_days, "single", idempotency_key)
 
     def issue_batch(
         self,
@@ -538,15 +580,8 @@ class IssuerService:
             )
         if dry_run:
             return BatchIssued(batch_id="", count=len(rows), credentials=[])
-        return self._issue_rows(
-            principal,
-            ctype,
-            rows,
-            valid_days,
-            op="batch",
-            idempotency_key=idempotency_key,
-            progress=progress,
-        )
+        job = self._job(principal, ctype, rows, valid_days, "batch", idempotency_key, progress)
+        return self._issuance.submit(job)
 
     def parse_csv(self, type_name: str, data: bytes) -> list[ParsedRow]:
         if len(data) > self.settings.max_upload_bytes:
@@ -587,46 +622,121 @@ class IssuerService:
         }
         return hashlib.sha256(repo.canonical_json(document)).hexdigest()
 
-    def _issue_rows(
+    def _job(
         self,
         principal: Principal,
         ctype: CredentialType,
         rows: Sequence[ParsedRow],
         valid_days: int | None,
-        *,
         op: str,
         idempotency_key: str | None,
         progress: Progress | None = None,
-    ) -> BatchIssued:
-        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-            raise errors.RequestInvalidError("Idempotency-Key: 1 to 200 visible ASCII characters")
-        request_hash = self._request_hash(op, ctype, rows, valid_days)
-        key = self.keyring.signing_key(principal.slug)
+    ) -> _IssueJob:
+        """What to sign and store for ``rows`` (validated by the caller); the transaction is
+        shared with the issuances other requests submit meanwhile (:mod:`issuer.groupcommit`).
+        """
+        request_hash = None
+        if idempotency_key is not None:
+            if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+                raise errors.RequestInvalidError(
+                    "Idempotency-Key: 1 to 200 visible ASCII characters"
+                )
+            request_hash = self._request_hash(op, ctype, rows, valid_days)
+        return _IssueJob(
+            principal, ctype, rows, valid_days, idempotency_key, request_hash, progress
+        )
+
+    def _issue_group(self, jobs: Sequence[Job[_IssueJob, BatchIssued]]) -> None:
+        """One transaction for ``jobs``: per tenant, lock the row, take the numbers and the
+        status indices of all their rows at once, sign, insert, chain the audit events."""
         now = self.clock()
-        valid_for = timedelta(days=valid_days) if valid_days else None
-        expires = now + valid_for if valid_for else None
-        batch_id = secrets.token_hex(8)
-        signing_type = _prevalidated(ctype)
+        #: retries of an earlier request: its stored response, or its job in this group
+        retried: list[tuple[Job[_IssueJob, BatchIssued], BatchIssued | _IssueJob]] = []
+        refused: list[tuple[Job[_IssueJob, BatchIssued], Exception]] = []
         with self.session() as session:
-            tenant = repo.lock_tenant(session, principal.tenant_id)
-            assert tenant.id is not None
-            if idempotency_key is not None:
-                stored = repo.idempotency_record(session, tenant.id, idempotency_key)
-                if stored is not None:
-                    if stored.request_hash != request_hash:
-                        raise IdempotencyConflictError(
-                            "this Idempotency-Key was used with another request body"
+            tenant_ids = sorted({job.item.principal.tenant_id for job in jobs})
+            tenants = {tid: repo.lock_tenant(session, tid) for tid in tenant_ids}
+            replays: dict[tuple[int, str], tuple[str, BatchIssued | _IssueJob]] = {}
+            todo: list[Job[_IssueJob, BatchIssued]] = []
+            for job in jobs:
+                item = job.item
+                if item.idempotency_key is None or item.request_hash is None:
+                    todo.append(job)
+                    continue
+                slot = (item.principal.tenant_id, item.idempotency_key)
+                earlier = replays.get(slot)
+                if earlier is None:
+                    stored = repo.idempotency_record(session, slot[0], slot[1])
+                    if stored is not None:
+                        earlier = (
+                            stored.request_hash,
+                            BatchIssued.model_validate_json(stored.response),
                         )
-                    return BatchIssued.model_validate_json(stored.response)
-            first = tenant.next_number
-            tenant.next_number = first + len(rows)
-            session.add(tenant)
-            positions = self.allocate(session, tenant, len(rows))
-            records: list[dict[str, Any]] = []
+                if earlier is None:
+                    replays[slot] = (item.request_hash, item)
+                    todo.append(job)
+                elif earlier[0] != item.request_hash:
+                    refused.append(
+                        (
+                            job,
+                            IdempotencyConflictError(
+                                "this Idempotency-Key was used with another request body"
+                            ),
+                        )
+                    )
+                else:
+                    retried.append((job, earlier[1]))
+            results: dict[int, BatchIssued] = {}
+            for tid in tenant_ids:
+                mine = [job for job in todo if job.item.principal.tenant_id == tid]
+                if mine:
+                    self._sign_for_tenant(session, tenants[tid], mine, now, results)
+            for job in todo:
+                item = job.item
+                result = results[id(item)]
+                if item.idempotency_key is not None and item.request_hash is not None:
+                    repo.save_idempotency(
+                        session,
+                        item.principal.tenant_id,
+                        item.idempotency_key,
+                        request_hash=item.request_hash,
+                        status_code=201,
+                        response=result.model_dump_json(),
+                        now=now,
+                        keep=IDEMPOTENCY_KEEP,
+                    )
+            session.commit()
+        for job in todo:
+            job.succeed(results[id(job.item)])
+        for job, first in retried:
+            job.succeed(results[id(first)] if isinstance(first, _IssueJob) else first)
+        for job, error in refused:
+            job.fail(error)
+
+    def _sign_for_tenant(
+        self,
+        session: Session,
+        tenant: repo.LockedTenant,
+        jobs: Sequence[Job[_IssueJob, BatchIssued]],
+        now: datetime,
+        results: dict[int, BatchIssued],
+    ) -> None:
+        total = sum(len(job.item.rows) for job in jobs)
+        number = repo.take_numbers(session, tenant, total)
+        positions = iter(self.allocate(session, tenant, total))
+        key = self.keyring.signing_key(tenant.slug)
+        records: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for job in jobs:
+            item = job.item
+            ctype, rows, progress = item.ctype, item.rows, item.progress
+            valid_for = timedelta(days=item.valid_days) if item.valid_days else None
+            expires = now + valid_for if valid_for else None
+            batch_id = secrets.token_hex(8)
+            signing_type = _prevalidated(ctype)
             issued: list[IssuedCredential] = []
-            events: list[dict[str, Any]] = []
-            for offset, (row, (status_list, idx)) in enumerate(zip(rows, positions, strict=True)):
-                number = first + offset
+            for offset, row in enumerate(rows):
+                slot, idx = next(positions)
                 claims = dict(row.claims)
                 claims.setdefault("credential_number", f"{tenant.credential_prefix}-{number:06d}")
                 token = issue_credential(
@@ -637,74 +747,61 @@ class IssuerService:
                     now=now,
                     valid_for=valid_for,
                     holder_jwk=row.holder_jwk,
-                    status={"uri": status_list.uri, "idx": idx},
+                    status={"uri": slot.uri, "idx": idx},
                 ).compact
                 record = credential_record(
                     tenant_id=tenant.id,
                     ctype=ctype,
                     claims=claims,
                     number=number,
-                    position=(status_list, idx),
+                    position=(slot, idx),
                     holder_bound=row.holder_jwk is not None,
                     batch_id=batch_id,
                     issued_at=now,
                     expires_at=expires,
                     token=token if self.settings.retain_tokens else None,
                 )
-                public_id = record["public_id"]
                 records.append(record)
                 issued.append(
                     IssuedCredential(
-                        credential=token,
-                        record=self._public_from_values(record, status_list.uri),
+                        credential=token, record=self._public_from_values(record, slot.uri)
                     )
                 )
                 events.append(
                     audit_event(
                         "credential_issued",
-                        public_id,
+                        record["public_id"],
                         now,
-                        principal.actor,
+                        item.principal.actor,
                         {"batch": batch_id, "type": ctype.name, "number": number},
                     )
                 )
+                number += 1
                 if progress is not None and (offset + 1) % 100 == 0:
                     progress(offset + 1, len(rows))
-            repo.insert_credentials(session, records)
-            repo.append_audit(session, tenant, events)
-            result = BatchIssued(batch_id=batch_id, count=len(issued), credentials=issued)
-            if idempotency_key is not None:
-                repo.save_idempotency(
-                    session,
-                    tenant.id,
-                    idempotency_key,
-                    request_hash=request_hash,
-                    status_code=201,
-                    response=result.model_dump_json(),
-                    now=now,
-                    keep=IDEMPOTENCY_KEEP,
-                )
-            session.commit()
-        if progress is not None:
-            progress(len(rows), len(rows))
-        return result
+            if progress is not None:
+                progress(len(rows), len(rows))
+            results[id(item)] = BatchIssued(
+                batch_id=batch_id, count=len(issued), credentials=issued
+            )
+        repo.insert_credentials(session, records)
+        repo.append_audit(session, tenant, events)
 
     def allocate(
-        self, session: Session, tenant: Tenant, count: int
-    ) -> list[tuple[StatusList, int]]:
-        assert tenant.id is not None
-        positions: list[tuple[StatusList, int]] = []
+        self, session: Session, tenant: repo.LockedTenant, count: int
+    ) -> list[tuple[repo.ListSlot, int]]:
+        """``count`` status positions: random free indices of the tenant's open list, then
+        of new lists as they fill (the tenant row is locked by the caller)."""
+        positions: list[tuple[repo.ListSlot, int]] = []
         while len(positions) < count:
-            status_list = repo.open_status_list(session, tenant.id)
-            if status_list is None:
-                status_list = self._new_status_list(session, tenant)
-            indices = self.indices.allocate(session, status_list, count - len(positions))
-            positions.extend((status_list, idx) for idx in indices)
-            session.flush()
+            slot = repo.open_status_list(session, tenant.id)
+            if slot is None:
+                slot = self._new_status_list(session, tenant)
+            indices = repo.take_indices(session, slot, count - len(positions), self._rng)
+            positions.extend((slot, idx) for idx in indices)
         return positions
 
-    def _new_status_list(self, session: Session, tenant: Tenant) -> StatusList:
-        assert tenant.id is not None
+    def _new_status_list(self, session: Session, tenant: repo.LockedTenant) -> repo.ListSlot:
         number = repo.next_list_number(session, tenant.id)
         size = self.settings.status_list_size
         status_list = StatusList(
@@ -718,7 +815,8 @@ class IssuerService:
         )
         session.add(status_list)
         session.flush()
-        return status_list
+        assert status_list.id is not None
+        return repo.ListSlot(status_list.id, status_list.uri, size, 0)
 
     # -- records -------------------------------------------------------------------------
     @staticmethod

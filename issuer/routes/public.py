@@ -66,6 +66,6 @@ def type_document(
 
 
 @router.get("/health", response_model=dict[str, str])
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     """Liveness (also the benchmark's framework baseline)."""
     return {"status": "ok"}

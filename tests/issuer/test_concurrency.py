@@ -75,3 +75,57 @@ def test_lists_roll_over_when_full(service: IssuerService, tenant):
     assert len(uris) == 2
     positions = {(c.record.status_list.uri, c.record.status_list.idx) for c in batch.credentials}
     assert len(positions) == 1100
+
+
+def test_single_issuances_from_threads_of_several_issuers(service: IssuerService, tenant, settings):
+    types = load_types()
+    issuers = [
+        IssuerService(
+            create_db_engine(settings.database_url),
+            settings,
+            types,
+            TenantKeyring(settings.key_store, PASSPHRASE),
+        )
+        for _ in range(2)
+    ]
+
+    def one(n: int) -> str:
+        issued = issuers[n % 2].issue(
+            tenant.principal,
+            type_name=QUALIFICATION,
+            claims=claims(),
+            holder_jwk=None,
+            valid_days=None,
+        )
+        return issued.record.id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(one, range(80)))
+    assert len(set(ids)) == 80
+    with Session(service.engine) as session:
+        rows = session.exec(
+            select(Credential).where(Credential.tenant_id == tenant.principal.tenant_id)
+        ).all()
+    assert sorted(r.number for r in rows) == list(range(1, 81))
+    indices = [r.status_idx for r in rows]
+    assert len(set(indices)) == 80
+    # drawn at random over the 1,024 entries, not handed out in order
+    assert max(indices) > 512 and sorted(indices) != indices
+    assert service.verify_audit(tenant.principal).valid
+    for issuer in issuers:
+        issuer.engine.dispose()
+
+
+def test_a_list_fills_to_its_last_index(service: IssuerService, tenant):
+    for size in (1000, 24):  # the random draws, then the last free indices read in full
+        rows = [ParsedRow(n, claims()) for n in range(1, size + 1)]
+        service.issue_batch(tenant.principal, type_name=QUALIFICATION, rows=rows, valid_days=1)
+    with Session(service.engine) as session:
+        rows_in_db = session.exec(
+            select(Credential).where(Credential.tenant_id == tenant.principal.tenant_id)
+        ).all()
+    first_list = {
+        r.status_idx for r in rows_in_db if r.status_list_id == rows_in_db[0].status_list_id
+    }
+    assert first_list == set(range(1024))
+    assert len({r.status_list_id for r in rows_in_db}) == 1
