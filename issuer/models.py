@@ -74,7 +74,9 @@ class StatusList(SQLModel, table=True):
 
     ``version`` grows with every status change; ``token`` is the last signed Status List
     Token and ``token_version`` the version it was signed at (dirty when they differ).
-    ``allocated`` counts the indices handed out (see ``repository.take_indices``).
+    ``index_order`` is a random permutation of the list's indices (unsigned 32-bit,
+    little-endian), drawn when the list is made: credentials take its entries in turn, and
+    ``allocated`` counts the entries taken (see ``repository.take_indices``).
     """
 
     __tablename__ = "status_list"
@@ -87,6 +89,7 @@ class StatusList(SQLModel, table=True):
     bits: int = 2
     size: int
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    index_order: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     allocated: int = 0
     version: int = 1
     token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from random import Random
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, update
@@ -31,7 +30,6 @@ from issuer.models import (
     StatusList,
     Tenant,
 )
-from passerelle.statuslist import IndexAllocator
 
 __all__ = [
     "ListSlot",
@@ -124,13 +122,7 @@ _OPEN_LIST = (
     .limit(1)
     .with_for_update()
 )
-_TAKEN_AMONG = sa_select(_CREDENTIAL.c.status_idx).where(
-    _CREDENTIAL.c.status_list_id == bindparam("list_id"),
-    _CREDENTIAL.c.status_idx.in_(bindparam("indices", expanding=True)),
-)
-_TAKEN_ALL = sa_select(_CREDENTIAL.c.status_idx).where(
-    _CREDENTIAL.c.status_list_id == bindparam("list_id")
-)
+_LIST_ORDER = sa_select(_STATUS_LIST.c.index_order).where(_STATUS_LIST.c.id == bindparam("list_id"))
 _ADD_ALLOCATED = (
     update(_STATUS_LIST)
     .where(_STATUS_LIST.c.id == bindparam("list_id"))
@@ -185,55 +177,31 @@ class ListSlot:
     allocated: int
 
 
-#: the most indices one ``IN (...)`` probe names (SQLite and PostgreSQL take far more)
-_PROBE_CHUNK = 1000
-
-
 def open_status_list(session: Session, tenant_id: int) -> ListSlot | None:
     """The tenant's newest list with free indices, locked; ``None`` when there is none."""
     row = session.connection().execute(_OPEN_LIST, {"tenant_id": tenant_id}).first()
     return ListSlot(*row) if row is not None else None
 
 
-def take_indices(session: Session, slot: ListSlot, count: int, rng: Random) -> list[int]:
-    """Up to ``count`` free indices of ``slot`` (locked by the caller), each uniformly at
-    random among the free ones, from now on counted as allocated.
+def list_order(session: Session, list_id: int) -> bytes:
+    """A list's ``index_order`` (fixed when the list was made)."""
+    return bytes(session.connection().execute(_LIST_ORDER, {"list_id": list_id}).scalar_one())
 
-    Random indices are drawn and the taken ones among them are looked up through the
-    unique index on ``(status_list_id, status_idx)``, so the cost follows ``count``, not
-    the size of the list, and no process keeps state that another could make stale. Only
-    when the draws needed would approach the list's size (its last few free indices) are
-    the taken indices read in full.
+
+def take_indices(session: Session, slot: ListSlot, count: int, order: array[int]) -> list[int]:
+    """Up to ``count`` indices of ``slot`` (locked by the caller): the next entries of its
+    random ``order``, from now on counted as allocated.
+
+    The order is a permutation drawn when the list was made, so indices look random to
+    anyone outside (herd privacy) while handing them out is one counter update: no two
+    transactions, in this process or another, can take the same entry, and a reservation
+    never has to be looked up. Entries taken by a transaction that is later lost stay
+    unused.
     """
-    connection = session.connection()
-    wanted = min(count, slot.size - slot.allocated)
-    picks: list[int] = []
-    picked: set[int] = set()
-    while len(picks) < wanted:
-        need = wanted - len(picks)
-        free = slot.size - slot.allocated - len(picks)
-        draws = math.ceil(need * slot.size / free * 1.25) + 8
-        if draws * 4 > slot.size:
-            taken = connection.execute(_TAKEN_ALL, {"list_id": slot.id}).scalars()
-            allocator = IndexAllocator(slot.size, taken=[*taken, *picks], rng=rng)
-            picks.extend(allocator.allocate() for _ in range(need))
-            break
-        candidates = [
-            i
-            for i in dict.fromkeys(rng.randrange(slot.size) for _ in range(draws))
-            if i not in picked
-        ]
-        taken_now: set[int] = set()
-        for start in range(0, len(candidates), _PROBE_CHUNK):
-            chunk = candidates[start : start + _PROBE_CHUNK]
-            found = connection.execute(_TAKEN_AMONG, {"list_id": slot.id, "indices": chunk})
-            taken_now.update(found.scalars())
-        for index in candidates:
-            if index not in taken_now and len(picks) < wanted:
-                picks.append(index)
-                picked.add(index)
+    start = slot.allocated
+    picks = order[start : min(start + count, slot.size)].tolist()
     if picks:
-        connection.execute(_ADD_ALLOCATED, {"list_id": slot.id, "count": len(picks)})
+        session.connection().execute(_ADD_ALLOCATED, {"list_id": slot.id, "count": len(picks)})
     return picks
 
 

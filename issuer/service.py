@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import sys
+import time
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +59,7 @@ from passerelle.statuslist import StatusList as CoreStatusList
 
 __all__ = [
     "PERMISSIONS",
+    "PRINCIPAL_CACHE_SECONDS",
     "CertificateSource",
     "IssuerService",
     "Principal",
@@ -80,6 +84,11 @@ _TRANSITIONS: dict[str, tuple[frozenset[str], str, int]] = {
 }
 _PAST = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated"}
 IDEMPOTENCY_KEEP = timedelta(hours=24)
+#: How long a process trusts an API key it has checked without reading it again: a key
+#: revoked by another process stops working there within this many seconds (at once in
+#: the process that revoked it).
+PRINCIPAL_CACHE_SECONDS = 2.0
+_PRINCIPAL_CACHE_SIZE = 10_000
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 Progress = Callable[[int, int], None]
@@ -214,6 +223,22 @@ def audit_event(
     }
 
 
+def _pack_order(order: array[int]) -> bytes:
+    """``index_order`` bytes: unsigned 32-bit little-endian integers."""
+    if sys.byteorder == "big":
+        order = array("I", order)
+        order.byteswap()
+    return order.tobytes()
+
+
+def _unpack_order(data: bytes) -> array[int]:
+    order = array("I")
+    order.frombytes(data)
+    if sys.byteorder == "big":
+        order.byteswap()
+    return order
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -239,7 +264,10 @@ class IssuerService:
         self.keyring = keyring
         self.clock = clock
         self._read_engine = engine.execution_options(read_only=True)
+        #: SHA-256 of a full API key -> (until when, its principal): keys checked lately
+        self._principals: dict[bytes, tuple[float, Principal]] = {}
         self._rng = secrets.SystemRandom()
+        self._orders: dict[int, array[int]] = {}  # status list id -> its index_order
         self._issuance: GroupCommitter[_IssueJob, BatchIssued] = GroupCommitter(self._issue_group)
         self._issuance_async = AsyncGroupCommitter(self._issuance)
         self._type_documents = self._index_type_documents(types)
@@ -267,6 +295,11 @@ class IssuerService:
         parts = split_api_key(key)
         if parts is None:
             raise errors.AuthenticationError("malformed API key")
+        fingerprint = hashlib.sha256(key.encode()).digest()
+        moment = time.monotonic()
+        known = self._principals.get(fingerprint)
+        if known is not None and known[0] > moment:
+            return known[1]
         with self._read_engine.connect() as connection:
             holder = repo.api_key_holder(connection, parts[0])
         if holder is None:
@@ -274,7 +307,11 @@ class IssuerService:
         tenant_id, slug, role, secret_hash, revoked_at = holder
         if revoked_at is not None or not verify_secret(parts[1], secret_hash):
             raise errors.AuthenticationError("unknown or revoked API key")
-        return Principal(tenant_id, slug, role, parts[0])
+        principal = Principal(tenant_id, slug, role, parts[0])
+        if len(self._principals) >= _PRINCIPAL_CACHE_SIZE:
+            self._principals.clear()
+        self._principals[fingerprint] = (moment + PRINCIPAL_CACHE_SECONDS, principal)
+        return principal
 
     @staticmethod
     def require(principal: Principal, permission: Permission) -> None:
@@ -458,6 +495,7 @@ class IssuerService:
                     [audit_event("api_key_revoked", key_id, now, principal.actor, {})],
                 )
                 session.commit()
+                self._principals.clear()  # after the commit: a check meanwhile saw it valid
             return self._api_key_public(row)
 
     def signing_keys(self, principal: Principal) -> list[SigningKeyPublic]:
@@ -647,53 +685,58 @@ class IssuerService:
         )
 
     def _issue_group(self, jobs: Sequence[Job[_IssueJob, BatchIssued]]) -> None:
-        """One transaction for ``jobs``: per tenant, lock the row, take the numbers and the
-        status indices of all their rows at once, sign, insert, chain the audit events."""
+        """Issue ``jobs`` in three steps, so that the tenants' locks are not held while
+        signing (the costly part, which processes would otherwise take in turns):
+
+        1. under the tenants' row locks, screen the Idempotency-Keys and reserve the
+           credential numbers and status indices of every row, and commit;
+        2. sign, holding no lock;
+        3. under the locks again, insert the credentials, chain their audit events and
+           store the idempotency records, in one transaction.
+
+        A job is all-or-nothing: its credentials are stored together in step 3 or not at
+        all. A crash between steps 1 and 3 only leaves the reserved numbers and indices
+        unused (a gap in the numbering; a status entry nobody holds).
+        """
         now = self.clock()
-        #: retries of an earlier request: its stored response, or its job in this group
-        retried: list[tuple[Job[_IssueJob, BatchIssued], BatchIssued | _IssueJob]] = []
-        refused: list[tuple[Job[_IssueJob, BatchIssued], Exception]] = []
+        tenant_ids = sorted({job.item.principal.tenant_id for job in jobs})
+        outcome: dict[int, BatchIssued | Exception | _IssueJob] = {}  # by id(job.item)
         with self.session() as session:
-            tenant_ids = sorted({job.item.principal.tenant_id for job in jobs})
             tenants = {tid: repo.lock_tenant(session, tid) for tid in tenant_ids}
-            replays: dict[tuple[int, str], tuple[str, BatchIssued | _IssueJob]] = {}
-            todo: list[Job[_IssueJob, BatchIssued]] = []
-            for job in jobs:
-                item = job.item
-                if item.idempotency_key is None or item.request_hash is None:
-                    todo.append(job)
-                    continue
-                slot = (item.principal.tenant_id, item.idempotency_key)
-                earlier = replays.get(slot)
-                if earlier is None:
-                    stored = repo.idempotency_record(session, slot[0], slot[1])
-                    if stored is not None:
-                        earlier = (
-                            stored.request_hash,
-                            BatchIssued.model_validate_json(stored.response),
-                        )
-                if earlier is None:
-                    replays[slot] = (item.request_hash, item)
-                    todo.append(job)
-                elif earlier[0] != item.request_hash:
-                    refused.append(
-                        (
-                            job,
-                            IdempotencyConflictError(
-                                "this Idempotency-Key was used with another request body"
-                            ),
-                        )
-                    )
-                else:
-                    retried.append((job, earlier[1]))
-            results: dict[int, BatchIssued] = {}
+            todo = self._screen(session, jobs, outcome)
+            reserved: dict[int, tuple[int, list[tuple[repo.ListSlot, int]]]] = {}
             for tid in tenant_ids:
-                mine = [job for job in todo if job.item.principal.tenant_id == tid]
-                if mine:
-                    self._sign_for_tenant(session, tenants[tid], mine, now, results)
-            for job in todo:
+                mine = [job.item for job in todo if job.item.principal.tenant_id == tid]
+                total = sum(len(item.rows) for item in mine)
+                if not total:
+                    continue
+                number = repo.take_numbers(session, tenants[tid], total)
+                positions = self.allocate(session, tenants[tid], total)
+                for item in mine:
+                    count = len(item.rows)
+                    reserved[id(item)] = (number, positions[:count])
+                    number, positions = number + count, positions[count:]
+            session.commit()
+        signed = {
+            id(job.item): self._sign(
+                tenants[job.item.principal.tenant_id],
+                job.item,
+                now,
+                *reserved.get(id(job.item), (0, [])),  # (a batch of no rows reserves nothing)
+            )
+            for job in todo
+        }
+        with self.session() as session:
+            locked = {tid: repo.lock_tenant(session, tid) for tid in tenant_ids}
+            stored = self._screen(session, [job for job in todo if id(job.item) in signed], outcome)
+            records: list[dict[str, Any]] = []
+            events: dict[int, list[dict[str, Any]]] = {tid: [] for tid in tenant_ids}
+            for job in stored:
                 item = job.item
-                result = results[id(item)]
+                result, rows, row_events = signed[id(item)]
+                outcome[id(item)] = result
+                records.extend(rows)
+                events[item.principal.tenant_id].extend(row_events)
                 if item.idempotency_key is not None and item.request_hash is not None:
                     repo.save_idempotency(
                         session,
@@ -705,105 +748,145 @@ class IssuerService:
                         now=now,
                         keep=IDEMPOTENCY_KEEP,
                     )
+            repo.insert_credentials(session, records)
+            for tid in tenant_ids:
+                repo.append_audit(session, locked[tid], events[tid])
             session.commit()
-        for job in todo:
-            job.succeed(results[id(job.item)])
-        for job, first in retried:
-            job.succeed(results[id(first)] if isinstance(first, _IssueJob) else first)
-        for job, error in refused:
-            job.fail(error)
+        for job in jobs:
+            found = outcome[id(job.item)]
+            while isinstance(found, _IssueJob):  # a retry within the group: the first's
+                found = outcome[id(found)]
+            if isinstance(found, Exception):
+                job.fail(found)
+            else:
+                job.succeed(found)
 
-    def _sign_for_tenant(
-        self,
+    @staticmethod
+    def _screen(
         session: Session,
-        tenant: repo.LockedTenant,
         jobs: Sequence[Job[_IssueJob, BatchIssued]],
-        now: datetime,
-        results: dict[int, BatchIssued],
-    ) -> None:
-        total = sum(len(job.item.rows) for job in jobs)
-        number = repo.take_numbers(session, tenant, total)
-        positions = iter(self.allocate(session, tenant, total))
-        key = self.keyring.signing_key(tenant.slug)
-        records: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
+        outcome: dict[int, BatchIssued | Exception | _IssueJob],
+    ) -> list[Job[_IssueJob, BatchIssued]]:
+        """The jobs to issue; the others' ``outcome`` is set: a retry of a stored request
+        gets its response, or of a job of this group that job, and a reused key with
+        another body an IdempotencyConflictError."""
+        todo: list[Job[_IssueJob, BatchIssued]] = []
+        firsts: dict[tuple[int, str], _IssueJob] = {}
         for job in jobs:
             item = job.item
-            ctype, rows, progress = item.ctype, item.rows, item.progress
-            valid_for = timedelta(days=item.valid_days) if item.valid_days else None
-            expires = now + valid_for if valid_for else None
-            batch_id = secrets.token_hex(8)
-            signing_type = _prevalidated(ctype)
-            issued: list[IssuedCredential] = []
-            for offset, row in enumerate(rows):
-                slot, idx = next(positions)
-                claims = dict(row.claims)
-                claims.setdefault("credential_number", f"{tenant.credential_prefix}-{number:06d}")
-                token = issue_credential(
-                    claims,
-                    credential_type=signing_type,
-                    key=key,
-                    issuer=tenant.issuer_url,
-                    now=now,
-                    valid_for=valid_for,
-                    holder_jwk=row.holder_jwk,
-                    status={"uri": slot.uri, "idx": idx},
-                ).compact
-                record = credential_record(
-                    tenant_id=tenant.id,
-                    ctype=ctype,
-                    claims=claims,
-                    number=number,
-                    position=(slot, idx),
-                    holder_bound=row.holder_jwk is not None,
-                    batch_id=batch_id,
-                    issued_at=now,
-                    expires_at=expires,
-                    token=token if self.settings.retain_tokens else None,
+            if item.idempotency_key is None or item.request_hash is None:
+                todo.append(job)
+                continue
+            slot = (item.principal.tenant_id, item.idempotency_key)
+            earlier: tuple[str, BatchIssued | _IssueJob] | None = None
+            if slot in firsts:
+                first = firsts[slot]
+                earlier = (first.request_hash or "", first)
+            else:
+                record = repo.idempotency_record(session, slot[0], slot[1])
+                if record is not None:
+                    response = BatchIssued.model_validate_json(record.response)
+                    earlier = (record.request_hash, response)
+            if earlier is None:
+                firsts[slot] = item
+                todo.append(job)
+            elif earlier[0] != item.request_hash:
+                outcome[id(item)] = IdempotencyConflictError(
+                    "this Idempotency-Key was used with another request body"
                 )
-                records.append(record)
-                issued.append(
-                    IssuedCredential(
-                        credential=token, record=self._public_from_values(record, slot.uri)
-                    )
-                )
-                events.append(
-                    audit_event(
-                        "credential_issued",
-                        record["public_id"],
-                        now,
-                        item.principal.actor,
-                        {"batch": batch_id, "type": ctype.name, "number": number},
-                    )
-                )
-                number += 1
-                if progress is not None and (offset + 1) % 100 == 0:
-                    progress(offset + 1, len(rows))
-            if progress is not None:
-                progress(len(rows), len(rows))
-            results[id(item)] = BatchIssued(
-                batch_id=batch_id, count=len(issued), credentials=issued
+            else:
+                outcome[id(item)] = earlier[1]
+        return todo
+
+    def _sign(
+        self,
+        tenant: repo.LockedTenant,
+        item: _IssueJob,
+        now: datetime,
+        number: int,
+        positions: Sequence[tuple[repo.ListSlot, int]],
+    ) -> tuple[BatchIssued, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The signed credentials of ``item``'s rows at their reserved numbers and status
+        positions: the response, the database rows and the audit events."""
+        key = self.keyring.signing_key(tenant.slug)
+        ctype, rows, progress = item.ctype, item.rows, item.progress
+        valid_for = timedelta(days=item.valid_days) if item.valid_days else None
+        expires = now + valid_for if valid_for else None
+        batch_id = secrets.token_hex(8)
+        signing_type = _prevalidated(ctype)
+        records: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        issued: list[IssuedCredential] = []
+        for offset, (row, (slot, idx)) in enumerate(zip(rows, positions, strict=True)):
+            claims = dict(row.claims)
+            claims.setdefault("credential_number", f"{tenant.credential_prefix}-{number:06d}")
+            token = issue_credential(
+                claims,
+                credential_type=signing_type,
+                key=key,
+                issuer=tenant.issuer_url,
+                now=now,
+                valid_for=valid_for,
+                holder_jwk=row.holder_jwk,
+                status={"uri": slot.uri, "idx": idx},
+            ).compact
+            record = credential_record(
+                tenant_id=tenant.id,
+                ctype=ctype,
+                claims=claims,
+                number=number,
+                position=(slot, idx),
+                holder_bound=row.holder_jwk is not None,
+                batch_id=batch_id,
+                issued_at=now,
+                expires_at=expires,
+                token=token if self.settings.retain_tokens else None,
             )
-        repo.insert_credentials(session, records)
-        repo.append_audit(session, tenant, events)
+            records.append(record)
+            issued.append(
+                IssuedCredential(
+                    credential=token, record=self._public_from_values(record, slot.uri)
+                )
+            )
+            events.append(
+                audit_event(
+                    "credential_issued",
+                    record["public_id"],
+                    now,
+                    item.principal.actor,
+                    {"batch": batch_id, "type": ctype.name, "number": number},
+                )
+            )
+            number += 1
+            if progress is not None and (offset + 1) % 100 == 0:
+                progress(offset + 1, len(rows))
+        if progress is not None:
+            progress(len(rows), len(rows))
+        result = BatchIssued(batch_id=batch_id, count=len(issued), credentials=issued)
+        return result, records, events
 
     def allocate(
         self, session: Session, tenant: repo.LockedTenant, count: int
     ) -> list[tuple[repo.ListSlot, int]]:
-        """``count`` status positions: random free indices of the tenant's open list, then
-        of new lists as they fill (the tenant row is locked by the caller)."""
+        """``count`` status positions: the next indices of the tenant's open list, then of
+        new lists as they fill (the tenant row is locked by the caller)."""
         positions: list[tuple[repo.ListSlot, int]] = []
         while len(positions) < count:
             slot = repo.open_status_list(session, tenant.id)
             if slot is None:
                 slot = self._new_status_list(session, tenant)
-            indices = repo.take_indices(session, slot, count - len(positions), self._rng)
+            order = self._orders.get(slot.id)
+            if order is None:  # fixed for the list's life: read once per process
+                order = self._orders[slot.id] = _unpack_order(repo.list_order(session, slot.id))
+            indices = repo.take_indices(session, slot, count - len(positions), order)
             positions.extend((slot, idx) for idx in indices)
         return positions
 
     def _new_status_list(self, session: Session, tenant: repo.LockedTenant) -> repo.ListSlot:
         number = repo.next_list_number(session, tenant.id)
         size = self.settings.status_list_size
+        order = array("I", range(size))
+        self._rng.shuffle(order)  # the OS's randomness: the order must not be guessable
         status_list = StatusList(
             tenant_id=tenant.id,
             number=number,
@@ -811,6 +894,7 @@ class IssuerService:
             bits=2,
             size=size,
             data=CoreStatusList(2, size).to_bytes(),
+            index_order=_pack_order(order),
             created_at=self.clock(),
         )
         session.add(status_list)
