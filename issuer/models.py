@@ -26,6 +26,7 @@ __all__ = [
     "IdempotencyRecord",
     "SpentNonce",
     "StatusList",
+    "StatusListOrder",
     "Tenant",
 ]
 
@@ -74,8 +75,7 @@ class StatusList(SQLModel, table=True):
 
     ``version`` grows with every status change; ``token`` is the last signed Status List
     Token and ``token_version`` the version it was signed at (dirty when they differ).
-    ``index_order`` is a random permutation of the list's indices (unsigned 32-bit,
-    little-endian), drawn when the list is made: credentials take its entries in turn, and
+    New credentials take the entries of its :class:`StatusListOrder` in turn;
     ``allocated`` counts the entries taken (see ``repository.take_indices``).
     """
 
@@ -89,7 +89,6 @@ class StatusList(SQLModel, table=True):
     bits: int = 2
     size: int
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    index_order: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     allocated: int = 0
     version: int = 1
     token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -97,6 +96,17 @@ class StatusList(SQLModel, table=True):
     token_exp: int = 0
     etag: str | None = Field(default=None, max_length=80)
     created_at: datetime
+
+
+class StatusListOrder(SQLModel, table=True):
+    """The order in which a status list hands out its indices: a random permutation of
+    them (unsigned 32-bit, little-endian), drawn when the list is made. Apart from the
+    list's row, which is read at every status change (4 MiB for a list of 2^20 entries)."""
+
+    __tablename__ = "status_list_order"
+
+    status_list_id: int = Field(foreign_key="status_list.id", primary_key=True)
+    index_order: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Credential(SQLModel, table=True):

@@ -28,6 +28,7 @@ from issuer.models import (
     Credential,
     IdempotencyRecord,
     StatusList,
+    StatusListOrder,
     Tenant,
 )
 
@@ -122,7 +123,8 @@ _OPEN_LIST = (
     .limit(1)
     .with_for_update()
 )
-_LIST_ORDER = sa_select(_STATUS_LIST.c.index_order).where(_STATUS_LIST.c.id == bindparam("list_id"))
+_ORDER = StatusListOrder.__table__  # type: ignore[attr-defined]
+_LIST_ORDER = sa_select(_ORDER.c.index_order).where(_ORDER.c.status_list_id == bindparam("list_id"))
 _ADD_ALLOCATED = (
     update(_STATUS_LIST)
     .where(_STATUS_LIST.c.id == bindparam("list_id"))

@@ -44,6 +44,7 @@ from issuer.models import (
     IssuedCredential,
     SigningKeyPublic,
     StatusList,
+    StatusListOrder,
     StatusReference,
     Tenant,
     TenantPublic,
@@ -894,12 +895,13 @@ class IssuerService:
             bits=2,
             size=size,
             data=CoreStatusList(2, size).to_bytes(),
-            index_order=_pack_order(order),
             created_at=self.clock(),
         )
         session.add(status_list)
         session.flush()
         assert status_list.id is not None
+        session.add(StatusListOrder(status_list_id=status_list.id, index_order=_pack_order(order)))
+        self._orders[status_list.id] = order
         return repo.ListSlot(status_list.id, status_list.uri, size, 0)
 
     # -- records -------------------------------------------------------------------------

@@ -16,6 +16,11 @@ def run_migrations_online() -> None:
     engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # batch mode rebuilds a table by copy, drop and rename, which the foreign
+                # keys of the rows pointing at it would refuse; the pragma only takes
+                # effect outside a transaction, hence on the driver's connection
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,

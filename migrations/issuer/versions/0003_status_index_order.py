@@ -1,7 +1,8 @@
 """Status lists hand out their indices in a stored random order; alloc_tag goes
 
-Each list gets ``index_order``: its indices in a random order, the ones already taken by a
-credential first (so that ``allocated`` still counts them), the free ones shuffled after.
+Each list gets a ``status_list_order`` row: its indices in a random order, the ones
+already taken by a credential first (so that ``allocated`` still counts them), the free
+ones shuffled after.
 
 Revision ID: 0003
 Revises: 0002
@@ -35,8 +36,13 @@ def _order(size: int, taken: list[int]) -> bytes:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("status_list") as batch:
-        batch.add_column(sa.Column("index_order", sa.LargeBinary(), nullable=True))
+    op.create_table(
+        "status_list_order",
+        sa.Column("status_list_id", sa.Integer(), nullable=False),
+        sa.Column("index_order", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["status_list_id"], ["status_list.id"]),
+        sa.PrimaryKeyConstraint("status_list_id"),
+    )
     connection = op.get_bind()
     lists = connection.execute(sa.text("SELECT id, size FROM status_list")).all()
     for list_id, size in lists:
@@ -47,11 +53,14 @@ def upgrade() -> None:
             ).scalars()
         )
         connection.execute(
-            sa.text("UPDATE status_list SET index_order = :order, allocated = :n WHERE id = :id"),
-            {"order": _order(size, taken), "n": len(taken), "id": list_id},
+            sa.text("INSERT INTO status_list_order VALUES (:id, :order)"),
+            {"id": list_id, "order": _order(size, taken)},
+        )
+        connection.execute(
+            sa.text("UPDATE status_list SET allocated = :n WHERE id = :id"),
+            {"n": len(taken), "id": list_id},
         )
     with op.batch_alter_table("status_list") as batch:
-        batch.alter_column("index_order", existing_type=sa.LargeBinary(), nullable=False)
         batch.drop_column("alloc_tag")
 
 
@@ -60,4 +69,4 @@ def downgrade() -> None:
         batch.add_column(
             sa.Column("alloc_tag", sa.String(length=32), nullable=False, server_default="")
         )
-        batch.drop_column("index_order")
+    op.drop_table("status_list_order")
