@@ -22,17 +22,22 @@ BATCHES = 4
 ROWS = 15
 
 
-def test_concurrent_issuers_share_one_database(service: IssuerService, tenant, settings):
+def _issuers(settings, count: int) -> list[IssuerService]:
+    """Issuers with an engine and caches of their own each, as separate processes have."""
     types = load_types()
-    issuers = [
+    return [
         IssuerService(
             create_db_engine(settings.database_url),
             settings,
             types,
             TenantKeyring(settings.key_store, PASSPHRASE),
         )
-        for _ in range(WORKERS)
+        for _ in range(count)
     ]
+
+
+def test_concurrent_issuers_share_one_database(service: IssuerService, tenant, settings):
+    issuers = _issuers(settings, WORKERS)
 
     def work(issuer: IssuerService) -> list[str]:
         ids = []
@@ -78,16 +83,7 @@ def test_lists_roll_over_when_full(service: IssuerService, tenant):
 
 
 def test_single_issuances_from_threads_of_several_issuers(service: IssuerService, tenant, settings):
-    types = load_types()
-    issuers = [
-        IssuerService(
-            create_db_engine(settings.database_url),
-            settings,
-            types,
-            TenantKeyring(settings.key_store, PASSPHRASE),
-        )
-        for _ in range(2)
-    ]
+    issuers = _issuers(settings, 2)
 
     def one(n: int) -> str:
         issued = issuers[n % 2].issue(
