@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,6 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from issuer.models import (
-    GENESIS_HASH,
     ApiKey,
     AuditEvent,
     Credential,
@@ -254,11 +253,6 @@ def credential(session: Session, tenant_id: int, public_id: str) -> Credential |
     return session.exec(statement).first()
 
 
-def credentials_by_ids(session: Session, ids: Iterable[str]) -> Sequence[Credential]:
-    statement = select(Credential).where(col(Credential.public_id).in_(list(ids)))
-    return session.exec(statement.order_by(col(Credential.number))).all()
-
-
 def search_credentials(
     session: Session,
     tenant_id: int,
@@ -347,10 +341,6 @@ def audit_events(
     if limit is not None:
         statement = statement.limit(limit)
     return session.exec(statement).all()
-
-
-def genesis() -> str:
-    return GENESIS_HASH
 
 
 # -- idempotency -----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The issuer's use cases. Routes and the CLI call these; they orchestrate the core
 (:mod:`passerelle`: validation, signing, status lists) and storage (:mod:`issuer.repository`).
 
-Transactions: each use case is one transaction. Issuing a batch is all-or-nothing: numbers,
-status indices, credential records, audit events and the idempotency record are committed
-together or not at all.
+Transactions: each use case is one transaction, except issuing, which reserves numbers and
+status indices in one, signs holding no lock, and stores in a second (see
+:meth:`IssuerService._issue_group`). A request's credentials, their audit events and its
+idempotency record are committed together or not at all; concurrent requests share these
+transactions (:mod:`issuer.groupcommit`).
 """
 
 from __future__ import annotations
