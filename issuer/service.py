@@ -56,7 +56,7 @@ from passerelle import errors, sdjwt
 from passerelle.credential import REGISTERED_CLAIMS, VC_TYP, issue_credential
 from passerelle.credtypes import CredentialType, TypeRegistry
 from passerelle.errors import BatchInvalidError, IdempotencyConflictError, StatusTransitionError
-from passerelle.keys import public_key_from_jwk
+from passerelle.keys import SigningKey, public_key_from_jwk
 from passerelle.statuslist import REVOKED, SUSPENDED, VALID, create_status_list_token
 from passerelle.statuslist import StatusList as CoreStatusList
 
@@ -720,9 +720,13 @@ class IssuerService:
                     reserved[id(item)] = (number, positions[:count])
                     number, positions = number + count, positions[count:]
             session.commit()
+        # the key index is read from disk once per tenant and group, not per request
+        signers = {job.item.principal.tenant_id for job in todo}
+        keys = {tid: self.keyring.signing_key(tenants[tid].slug) for tid in signers}
         signed = {
             id(job.item): self._sign(
                 tenants[job.item.principal.tenant_id],
+                keys[job.item.principal.tenant_id],
                 job.item,
                 now,
                 *reserved.get(id(job.item), (0, [])),  # (a batch of no rows reserves nothing)
@@ -804,6 +808,7 @@ class IssuerService:
     def _sign(
         self,
         tenant: repo.LockedTenant,
+        key: SigningKey,
         item: _IssueJob,
         now: datetime,
         number: int,
@@ -811,7 +816,6 @@ class IssuerService:
     ) -> tuple[BatchIssued, list[dict[str, Any]], list[dict[str, Any]]]:
         """The signed credentials of ``item``'s rows at their reserved numbers and status
         positions: the response, the database rows and the audit events."""
-        key = self.keyring.signing_key(tenant.slug)
         ctype, rows, progress = item.ctype, item.rows, item.progress
         valid_for = timedelta(days=item.valid_days) if item.valid_days else None
         expires = now + valid_for if valid_for else None
