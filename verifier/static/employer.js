@@ -592,17 +592,19 @@
     try { return decodeURIComponent(text); } catch (e) { return text; }
   }
 
-  /** What a link's fragment may carry, most likely first.
+  /** What a link's fragment may carry, most likely first (the payload's CRC-32 refuses a
+   * wrong reading, and the next one is tried).
    *
-   * A QR code holds the link as "https://host/#PS1:<Base45>" with literal spaces; the browser
-   * turns each space of the fragment into "%20" and leaves the rest (Base45's own "%" too),
-   * so "%20" is a space unless the payload happened to hold those three characters: the
-   * literal reading is the fallback. A fragment written fully percent-encoded ("PS1%3A...")
-   * or as token=<percent-encoded value> is decoded once. */
+   * passerelle.qr.verification_link writes "https://host/#PS1:<Base45>" percent-encoded
+   * ("%20" a space, "%25" a "%"): decoded once, that is the payload. A link written with
+   * literal spaces reaches us with each space turned into "%20" by the browser and Base45's
+   * own "%" left alone: then "%20" is a space, unless the payload held those three
+   * characters, and the literal reading is the last resort. A fragment written fully
+   * percent-encoded ("PS1%3A...") or as token=<percent-encoded value> is decoded once. */
   function fragmentCandidates(hash) {
     if (/^PS1:/.test(hash)) {
-      var spaced = hash.replace(/%20/g, " ");
-      return spaced === hash ? [hash] : [spaced, hash];
+      var readings = [safeDecode(hash), hash.replace(/%20/g, " "), hash];
+      return readings.filter(function (text, i) { return readings.indexOf(text) === i; });
     }
     if (/^PS1%3A/i.test(hash)) { return [safeDecode(hash)]; }
     var found = [];
