@@ -4,7 +4,9 @@ One run prints, for ES256 and for EdDSA, the presentation of a credential with 8
 selectively disclosable claims, 4 of them disclosed, with a KB-JWT:
 
 (a) ceiling: 1 / (time of the two raw ``cryptography`` signature verifications it needs);
-(b) the ``sd-jwt`` reference library (PyPI ``sd-jwt``, jwcrypto) verifying it;
+(b) the ``sd-jwt`` reference library (PyPI ``sd-jwt``, jwcrypto) verifying it (for EdDSA,
+    through a subclass that hands the KB-JWT step the algorithm: the library checks KB-JWTs
+    as ES256 otherwise);
 (c) ``passerelle.sdjwt.verify``;
 
 in presentations per second on one core, and issuance per second for both libraries.
@@ -201,14 +203,22 @@ def reference(alg: str, count: int) -> tuple[dict[str, Timed], str]:
     )
     presentation = wallet.sd_jwt_presentation
 
+    class Verifier(SDJWTVerifier):  # type: ignore[misc]
+        """The library's verifier, except that it checks the KB-JWT with ``alg``: its
+        constructor leaves ``sign_alg`` of its own KB-JWT step at the default, ES256, so
+        that an EdDSA KB-JWT fails ("alg" mismatch). Nothing else changes."""
+
+        def _verify_key_binding_jwt(self, *args: Any, **kwargs: Any) -> None:
+            super()._verify_key_binding_jwt(*args, **kwargs, sign_alg=alg)
+
     def verify() -> None:
-        SDJWTVerifier(
+        Verifier(
             presentation, lambda iss, header: issuer_public, AUDIENCE, NONCE
         ).get_verified_payload()
 
     try:
         verify()
-    except Exception as exc:  # the library verifies KB-JWTs as ES256 only
+    except Exception as exc:  # an sd-jwt release that changed its internals
         return {"issue": (make, count // 2)}, f"cannot ({type(exc).__name__}: {exc})"
     return {"verify": (verify, count), "issue": (make, count // 2)}, ""
 
@@ -260,11 +270,11 @@ def main() -> None:
         print(f"  (b) sd-jwt reference verify           {ref_text}")
         print(
             f"  (c) passerelle.sdjwt.verify           {fmt(verify)}  ({1e6 / verify:.1f} µs)"
-            f"  = {ceiling / verify:.2f}x the ceiling's time, overhead"
+            f"  = {verify / ceiling:.0%} of the ceiling (target >= 70%), overhead"
             f" {1e6 / verify - 1e6 / ceiling:.1f} µs"
         )
         if isinstance(ref_verify, float):
-            print(f"      passerelle / sd-jwt verify       {verify / ref_verify:.1f}x faster")
+            print(f"      passerelle / sd-jwt verify  {verify / ref_verify:.1f}x (target >= 2x)")
         whole = pipeline(alg, count)
         print(
             f"  (d) whole Verifier pipeline          {fmt(whole)}  ({1e6 / whole:.1f} µs)"
@@ -273,7 +283,7 @@ def main() -> None:
         ref_issue = theirs["issue"]
         line = f"  issue: passerelle {fmt(mine['issue'])}, sd-jwt {fmt(ref_issue)}"
         if isinstance(ref_issue, float):
-            line += f"  ({mine['issue'] / ref_issue:.1f}x)"
+            line += f"  ({mine['issue'] / ref_issue:.1f}x, target >= 2x)"
         print(line)
 
 

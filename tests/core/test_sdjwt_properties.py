@@ -10,6 +10,7 @@ rest. So no single-character change is equivalent.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from passerelle import errors, sdjwt
+from passerelle.encoding import b64url_decode, sha256_b64url
 from passerelle.keys import generate_key
 
 ISSUER = generate_key("ES256")
@@ -160,3 +162,39 @@ def test_every_tilde_and_kb_character_matters() -> None:
     for index in targets:
         replacement = "A" if token[index] != "A" else "B"
         check_rejected(token[:index] + replacement + token[index + 1 :], True)
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+        st.text(),
+    ),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=5), children, max_size=3)),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(salt=st.text(), name=st.one_of(st.none(), st.text()), value=json_values)
+def test_disclosure_text_is_what_json_dumps_writes(salt: str, name: str | None, value: Any) -> None:
+    """Strings and integers take a shorter path than other values: every value, including
+    any Unicode, control characters and huge integers, gets json.dumps's text."""
+    if name in ("_sd", "..."):
+        return
+    content = [salt, value] if name is None else [salt, name, value]
+    try:
+        data = json.dumps(content, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        with pytest.raises(errors.InvalidInputError):
+            sdjwt.Disclosure.create(salt, name, value)
+        return
+    disclosure = sdjwt.Disclosure.create(salt, name, value)
+    assert b64url_decode(disclosure.encoded) == data
+    assert disclosure.digest == sha256_b64url(disclosure.encoded.encode("ascii"))
+
+
+@pytest.mark.parametrize("value", ["\ud800", ["a", "\udfff"], {"k": "x\ud83d"}])
+def test_a_lone_surrogate_is_refused_as_invalid_input(value: Any) -> None:
+    with pytest.raises(errors.InvalidInputError, match="Unicode"):
+        sdjwt.Disclosure.create("salt", "name", value)
