@@ -673,7 +673,12 @@ class CredentialType:
         because that is the choice that protects the holder. A path ending in ``None`` makes
         every element of that array a Disclosure.
         """
-        return [path for path in self._claims if self.disclosure_policy(path) != SD_NEVER]
+        return list(self._disclosable_paths)
+
+    @cached_property
+    def _disclosable_paths(self) -> tuple[ClaimPath, ...]:
+        # a pure function of the metadata, asked for on every issuance
+        return tuple(path for path in self._claims if self.disclosure_policy(path) != SD_NEVER)
 
     # -- display ---------------------------------------------------------------------------
     def display_name(self, lang: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import timedelta
 
 import pytest
 
 from passerelle import errors, jose, sdjwt
-from passerelle.credential import VC_TYP, issue_credential
+from passerelle.credential import VC_TYP, issue_credential, mark_disclosable
 from passerelle.credtypes import load_types
 from tests.factories import NOW, example_claims, key
 
@@ -87,3 +88,21 @@ def test_registered_claims_cannot_come_from_the_subject() -> None:
     with pytest.raises(errors.InvalidInputError, match="iss"):
         issue_credential(claims, credential_type=QUALIFICATION, key=key("issuer"),
                          issuer="https://centre.example", now=NOW)  # fmt: skip
+
+
+def test_marking_disclosable_leaves_the_callers_claims_alone() -> None:
+    claims = {
+        "name": "Amina",
+        "skills": [{"code": "7411", "level": 3}, {"code": "7412", "level": 2}],
+        "address": OrderedDict(city="Dakar", country="SN"),
+    }
+    before = repr(claims)
+    marked = mark_disclosable(
+        claims, [("name",), ("skills", None), ("skills", None, "code"), ("address", "city")]
+    )
+    assert repr(claims) == before  # nothing of the input changed, nested parts included
+    assert marked[sdjwt.SD("name")] == "Amina"
+    skills = marked["skills"]
+    assert [type(s) for s in skills] == [sdjwt.SD, sdjwt.SD]
+    assert skills[0].value == {sdjwt.SD("code"): "7411", "level": 3}
+    assert marked["address"] == {sdjwt.SD("city"): "Dakar", "country": "SN"}
