@@ -161,14 +161,23 @@ class _Prevalidated(CredentialType):
         return None
 
 
+#: ``id(ctype)`` -> (ctype, its _Prevalidated twin): made once per type, not per request,
+#: so that what the twin computes on first use (disclosable paths) is computed once too
+_PREVALIDATED: dict[int, tuple[CredentialType, CredentialType]] = {}
+
+
 def _prevalidated(ctype: CredentialType) -> CredentialType:
-    return _Prevalidated(
-        name=ctype.name,
-        vct=ctype.vct,
-        schema=ctype.schema,
-        metadata=ctype.metadata,
-        example=ctype.example,
-    )
+    known = _PREVALIDATED.get(id(ctype))
+    if known is None or known[0] is not ctype:
+        twin = _Prevalidated(
+            name=ctype.name,
+            vct=ctype.vct,
+            schema=ctype.schema,
+            metadata=ctype.metadata,
+            example=ctype.example,
+        )
+        known = _PREVALIDATED[id(ctype)] = (ctype, twin)
+    return known[1]
 
 
 def credential_record(

@@ -160,6 +160,36 @@ def test_errors_are_problem_json(client, tenant):
         assert response.json()["code"] == code
 
 
+def test_issuance_request_errors_say_what_and_where(client, tenant):
+    """The issuing route reads its body and header itself: the errors are FastAPI's."""
+    cases = [
+        ({"content": b"{"}, "body"),
+        ({"json": [1, 2]}, "body"),
+        ({"json": {**issue_body(), "valid_days": 0}}, "body.valid_days"),
+        ({"json": {**issue_body(), "extra": 1}}, "body.extra"),
+        ({"json": {"claims": {}}}, "body.type"),
+        (
+            {"json": issue_body(), "headers": {"Idempotency-Key": "k" * 201}},
+            "header.Idempotency-Key",
+        ),
+    ]
+    for request, field in cases:
+        headers = {**tenant.headers(), **request.pop("headers", {})}
+        response = client.post(API, headers=headers, **request)
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["code"] == "request_invalid"
+        assert field in [item["field"] for item in problem["errors"]], problem
+    text = client.post(
+        API, content=b"type=x", headers={**tenant.headers(), "Content-Type": "text/plain"}
+    )
+    assert text.status_code == 422 and text.json()["code"] == "request_invalid"
+    # who is asking comes first: a stranger learns nothing about the body
+    stranger = client.post(API, content=b"{")
+    assert stranger.status_code == 401 and stranger.json()["code"] == "unauthenticated"
+    assert client.get(API, headers=tenant.headers()).json()["total"] == 0
+
+
 def test_idempotency_key(client, tenant):
     headers = {**tenant.headers(), "Idempotency-Key": "upload-1"}
     first = client.post(API, json=issue_body(), headers=headers)
