@@ -8,6 +8,8 @@ floor) then ``POST /api/v1/credentials`` (a QualificationCredential with the cla
 allocates; ``Authorization: Bearer <admin key>``). Reported per phase: requests/s, p50/p99
 latency and the server's CPU time per request (utime + stime of the worker processes from
 ``/proc/<pid>/stat``, before and after, over the requests). Target: p99 < 50 ms.
+The server runs with ``--log-level warning`` (no access log line per request, as behind a
+reverse proxy that keeps one), as ``bench_verifier.py`` runs the verifier.
 
     .venv/bin/python bench/bench_issuer_http.py [--duration 15] [--rounds 2]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/DB]
@@ -85,7 +87,7 @@ def served(folder: Path, env: dict[str, str], port: int, workers: int) -> Iterat
     """The supervisor pid of ``passerelle issuer serve`` (its log in ``folder``)."""
     command = [
         PASSERELLE, "issuer", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers),
+        "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
     with serving(command, env, folder, f"http://127.0.0.1:{port}/health", workers) as pid:
         yield pid

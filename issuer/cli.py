@@ -23,6 +23,7 @@ from issuer.keyring import TenantKeyring
 from issuer.service import IssuerService, TenantProfile
 from issuer.settings import IssuerSettings
 from passerelle import errors
+from passerelle.cli._common import LOG_LEVEL_OPTION, LogLevel
 from passerelle.credtypes import load_types
 from passerelle.errors import BatchInvalidError
 from passerelle.keys import resolve_passphrase
@@ -145,6 +146,7 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
+    log_level: Annotated[LogLevel, LOG_LEVEL_OPTION] = LogLevel.info,
 ) -> None:
     """Run the HTTP service (uvicorn)."""
     import uvicorn
@@ -158,7 +160,7 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level="info",
+        log_level=log_level.value,
     )
 
 

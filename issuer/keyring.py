@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,29 @@ class TenantKeyring:
         self._root = root
         self._passphrase = passphrase
         self._keys: dict[str, SigningKey] = {}
+        #: slug -> (index stamp, when read, active kid): the index is parsed again once its
+        #: file changed, or a second later in any case (a stat per issuing group instead)
+        self._active: dict[str, tuple[tuple[int, int, int] | None, float, str]] = {}
         self._lock = threading.Lock()
 
     def store(self, slug: str) -> KeyStore:
         return KeyStore(self._root / slug, self._passphrase)
 
     def signing_key(self, slug: str) -> SigningKey:
-        """The tenant's active key (the index is re-read, so a rotation made by another
-        process is followed).
+        """The tenant's active key (the index is re-read whenever its file changed, so a
+        rotation made by another process is followed at once).
 
         Raises:
             KeyNotFoundError, KeyStoreLockedError: from the key store.
         """
         store = self.store(slug)
-        kid = store.active_record().kid
+        stamp, now = store.index_stamp(), time.monotonic()
+        known = self._active.get(slug)
+        if known is not None and stamp is not None and known[0] == stamp and now - known[1] < 1:
+            kid = known[2]
+        else:
+            kid = store.active_record().kid  # read after the stamp: a later change re-reads
+            self._active[slug] = (stamp, now, kid)
         with self._lock:
             key = self._keys.get(kid)
             if key is None:

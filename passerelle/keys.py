@@ -437,6 +437,16 @@ class KeyStore:
     def _index_path(self) -> Path:
         return self.directory / _INDEX
 
+    def index_stamp(self) -> tuple[int, int, int] | None:
+        """What identifies the index file's current version (inode, modification time,
+        size), ``None`` without one: every write replaces the file, so a changed stamp
+        means the index may have changed, and the same stamp that it has not."""
+        try:
+            found = self._index_path().stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_mtime_ns, found.st_size)
+
     def records(self) -> list[KeyRecord]:
         """All keys, oldest first."""
         path = self._index_path()

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from passerelle.cli._common import cli_errors, fail, read_json_file
+from passerelle.cli._common import LOG_LEVEL_OPTION, LogLevel, cli_errors, fail, read_json_file
 from verifier.settings import hash_admin_key
 
 __all__ = ["app"]
@@ -59,7 +59,7 @@ def serve(
         typer.Option("--allow-http-host", help="Host fetched over http / on a local address."),
     ] = None,
     public_url: Annotated[str | None, typer.Option(help="URL wallets reach us at.")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[LogLevel, LOG_LEVEL_OPTION] = LogLevel.info,
 ) -> None:
     """Run the verifier API (options override the VERIFIER_* environment)."""
     import uvicorn
@@ -90,7 +90,7 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level=log_level,
+        log_level=log_level.value,
     )
 
 

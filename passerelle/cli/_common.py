@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -16,6 +17,23 @@ from passerelle import errors
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels, for the ``--log-level`` of the ``serve`` commands."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+LOG_LEVEL_OPTION = typer.Option(
+    "--log-level",
+    help="uvicorn log level; 'warning' and above leave out the per-request access log.",
+)
 
 
 def fail(message: str, code: str = "invalid_input") -> NoReturn:

@@ -183,3 +183,10 @@ def test_schema_violations_are_all_reported(env: dict[str, Path]) -> None:
     assert code == 2
     assert "schema_violation" in output
     assert "$.qualification.eqf_level" in output and "$.birthdate" in output
+
+
+@pytest.mark.parametrize("service", ["verifier", "issuer"])
+def test_serve_refuses_an_unknown_log_level(service: str) -> None:
+    result = CliRunner().invoke(build_app(), [service, "serve", "--log-level", "chatty"])
+    assert result.exit_code == 2
+    assert "'chatty' is not one of" in result.output and "Traceback" not in result.output
