@@ -74,8 +74,8 @@ async def _issue_request(request: Request) -> tuple[CredentialIssue, str | None]
                 }
             ]
         )
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type and not content_type.startswith("application/json"):
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and not (media_type == "application/json" or media_type.endswith("+json")):
         raise RequestInvalidError("send the credential as application/json")
     try:
         return CredentialIssue.model_validate_json(await request.body()), key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from issuer.service import IssuerService
@@ -184,6 +186,12 @@ def test_issuance_request_errors_say_what_and_where(client, tenant):
         API, content=b"type=x", headers={**tenant.headers(), "Content-Type": "text/plain"}
     )
     assert text.status_code == 422 and text.json()["code"] == "request_invalid"
+    for media_type in ("application/json; charset=utf-8", "Application/JSON", "application/x+json"):
+        body = json.dumps({**issue_body(), "valid_days": 0}).encode()
+        typed = client.post(
+            API, content=body, headers={**tenant.headers(), "Content-Type": media_type}
+        )
+        assert typed.status_code == 422 and typed.json()["errors"][0]["field"] == "body.valid_days"
     # who is asking comes first: a stranger learns nothing about the body
     stranger = client.post(API, content=b"{")
     assert stranger.status_code == 401 and stranger.json()["code"] == "unauthenticated"
