@@ -24,19 +24,22 @@ from passerelle.errors import PayloadTooLargeError, RequestInvalidError
 
 router = APIRouter(prefix="/api/v1/credentials", tags=["credentials"], responses=PROBLEMS)
 
+_IDEMPOTENCY_KEY_MAX = 200
+_IDEMPOTENCY_KEY_HELP = (
+    "Retrying with the same key and body returns the first response; "
+    "the same key with another body is a 409 idempotency_key_reused."
+)
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
-        description="Retrying with the same key and body returns the first response; "
-        "the same key with another body is a 409 idempotency_key_reused.",
+        max_length=_IDEMPOTENCY_KEY_MAX,
+        description=_IDEMPOTENCY_KEY_HELP,
     ),
 ]
 CredentialId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
-_IDEMPOTENCY_KEY_MAX = 200
 _ISSUE_OPENAPI: dict[str, Any] = {
     "parameters": [
         {
@@ -44,8 +47,7 @@ _ISSUE_OPENAPI: dict[str, Any] = {
             "in": "header",
             "required": False,
             "schema": {"type": "string", "maxLength": _IDEMPOTENCY_KEY_MAX},
-            "description": "Retrying with the same key and body returns the first response; "
-            "the same key with another body is a 409 idempotency_key_reused.",
+            "description": _IDEMPOTENCY_KEY_HELP,
         }
     ],
     "requestBody": {
