@@ -161,23 +161,14 @@ class _Prevalidated(CredentialType):
         return None
 
 
-#: ``id(ctype)`` -> (ctype, its _Prevalidated twin): made once per type, not per request,
-#: so that what the twin computes on first use (disclosable paths) is computed once too
-_PREVALIDATED: dict[int, tuple[CredentialType, CredentialType]] = {}
-
-
 def _prevalidated(ctype: CredentialType) -> CredentialType:
-    known = _PREVALIDATED.get(id(ctype))
-    if known is None or known[0] is not ctype:
-        twin = _Prevalidated(
-            name=ctype.name,
-            vct=ctype.vct,
-            schema=ctype.schema,
-            metadata=ctype.metadata,
-            example=ctype.example,
-        )
-        known = _PREVALIDATED[id(ctype)] = (ctype, twin)
-    return known[1]
+    return _Prevalidated(
+        name=ctype.name,
+        vct=ctype.vct,
+        schema=ctype.schema,
+        metadata=ctype.metadata,
+        example=ctype.example,
+    )
 
 
 def credential_record(
@@ -280,6 +271,9 @@ class IssuerService:
         self._principals: dict[bytes, tuple[float, Principal]] = {}
         self._rng = secrets.SystemRandom()
         self._orders: dict[int, array[int]] = {}  # status list id -> its index_order
+        # type name -> (type, its _Prevalidated twin), made once: what the twin computes on
+        # first use (the claim table, the disclosable paths) is then computed once too
+        self._signing_types: dict[str, tuple[CredentialType, CredentialType]] = {}
         self._issuance: GroupCommitter[_IssueJob, BatchIssued] = GroupCommitter(self._issue_group)
         self._issuance_async = AsyncGroupCommitter(self._issuance)
         self._type_documents = self._index_type_documents(types)
@@ -829,7 +823,10 @@ class IssuerService:
         valid_for = timedelta(days=item.valid_days) if item.valid_days else None
         expires = now + valid_for if valid_for else None
         batch_id = secrets.token_hex(8)
-        signing_type = _prevalidated(ctype)
+        known = self._signing_types.get(ctype.name)
+        if known is None or known[0] is not ctype:
+            known = self._signing_types[ctype.name] = (ctype, _prevalidated(ctype))
+        signing_type = known[1]
         records: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         issued: list[IssuedCredential] = []
