@@ -23,7 +23,7 @@ from issuer.keyring import TenantKeyring
 from issuer.service import IssuerService, TenantProfile
 from issuer.settings import IssuerSettings
 from passerelle import errors
-from passerelle.cli._common import LOG_LEVEL_OPTION, LogLevel
+from passerelle.cli._common import LOG_LEVEL_OPTION, LogLevel, serve_factory
 from passerelle.credtypes import load_types
 from passerelle.errors import BatchInvalidError
 from passerelle.keys import resolve_passphrase
@@ -149,19 +149,8 @@ def serve(
     log_level: Annotated[LogLevel, LOG_LEVEL_OPTION] = LogLevel.info,
 ) -> None:
     """Run the HTTP service (uvicorn)."""
-    import uvicorn
-
     _settings(None)  # fail early on bad configuration
-    uvicorn.run(
-        "issuer.asgi:build",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level.value,
-    )
+    serve_factory("issuer.asgi:build", host=host, port=port, workers=workers, level=log_level)
 
 
 @app.command("issue-batch")

@@ -20,7 +20,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from passerelle.cli._common import LOG_LEVEL_OPTION, LogLevel, cli_errors, fail, read_json_file
+from passerelle.cli._common import (
+    LOG_LEVEL_OPTION,
+    LogLevel,
+    cli_errors,
+    fail,
+    read_json_file,
+    serve_factory,
+)
 from verifier.settings import hash_admin_key
 
 __all__ = ["app"]
@@ -62,8 +69,6 @@ def serve(
     log_level: Annotated[LogLevel, LOG_LEVEL_OPTION] = LogLevel.info,
 ) -> None:
     """Run the verifier API (options override the VERIFIER_* environment)."""
-    import uvicorn
-
     overrides: dict[str, Any] = {
         "VERIFIER_TRUST_ANCHORS": [str(p) for p in trust_anchor] if trust_anchor else None,
         "VERIFIER_TRUST_LISTS": trust_list or None,
@@ -82,15 +87,8 @@ def serve(
             VerifierSettings()  # fail here, readably, rather than in every worker
         except ValueError as exc:
             fail(str(exc))
-    uvicorn.run(
-        "verifier.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level.value,
+    serve_factory(
+        "verifier.app:app_from_env", host=host, port=port, workers=workers, level=log_level
     )
 
 
