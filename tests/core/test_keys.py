@@ -117,6 +117,31 @@ def test_public_jwk_round_trip(alg: str) -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
+def test_verify_accepts_only_the_signed_bytes(alg: str) -> None:
+    signing = key(alg)
+    message = b"header.payload"
+    signature = signing.sign(message)
+    assert signing.public.verify(message, signature)
+    assert not signing.public.verify(message + b"x", signature)
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert not signing.public.verify(message, flipped)
+    # a truncated or padded signature is refused, never re-split into signature || message
+    assert not signing.public.verify(message, signature[:-1])
+    assert not signing.public.verify(signature[-1:] + message, signature[:-1])
+    assert not signing.public.verify(message, signature + b"\0")
+    assert not generate_key(alg).public.verify(message, signature)
+
+
+def test_ed25519_small_order_key_vouches_for_nothing() -> None:
+    """The identity point as a public key, with R = identity and S = 0, satisfies the
+    cofactorless equation for every message. OpenSSL (cryptography) accepts that signature;
+    libsodium, which verifies Ed25519 here, refuses small-order keys."""
+    identity = b"\x01" + bytes(31)
+    public = public_key_from_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64(identity)})
+    assert not public.verify(b"any message at all", identity + bytes(32))
+
+
+@pytest.mark.parametrize("alg", ALGS)
 def test_private_jwk_round_trip(alg: str) -> None:
     signing = private_key_from_jwk(private_jwk(key(alg)))
     assert signing.kid == key(alg).kid
