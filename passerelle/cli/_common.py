@@ -38,19 +38,23 @@ LOG_LEVEL_OPTION = typer.Option(
 
 def serve_factory(factory: str, *, host: str, port: int, workers: int, level: LogLevel) -> None:
     """Serve the app that ``factory`` (``module:function``) builds in each worker, with
-    uvicorn on uvloop and httptools: what both services' ``serve`` commands run."""
+    uvicorn on uvloop and httptools: what both services' ``serve`` commands run. Several
+    workers share their connections fairly (:mod:`passerelle.cli._workers`)."""
     import uvicorn
 
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=level.value,
-    )
+    from passerelle.cli._workers import BalancedHttpToolsProtocol, worker_table
+
+    with worker_table(workers):
+        uvicorn.run(
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http=BalancedHttpToolsProtocol if workers > 1 else "httptools",
+            log_level=level.value,
+        )
 
 
 def fail(message: str, code: str = "invalid_input") -> NoReturn:
