@@ -103,6 +103,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 from urllib.parse import urlsplit
@@ -185,7 +186,10 @@ def _utc(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+@lru_cache(maxsize=1024)
 def _rfc3339(moment: datetime) -> str:
+    """``moment`` in RFC 3339 (UTC, whole seconds), remembered: the validity dates of the
+    lists' records and keys are formatted into every verification result."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -275,15 +279,17 @@ class IssuerRecord:
             KeyCompromisedError: the key was compromised at or before ``issued_at``.
         """
         moment = _utc(_epoch(issued_at, "issued_at"))
-        when = _rfc3339(moment)
         if kid is None:
             valid = [k for k in self.keys if k.valid_at(moment)]
             if not valid:
-                raise errors.KeyValidityError(f"no key of {self.id} was valid at {when}")
+                raise errors.KeyValidityError(
+                    f"no key of {self.id} was valid at {_rfc3339(moment)}"
+                )
             usable = [k for k in valid if not k.compromised_by(moment)] if len(valid) > 1 else valid
             if len(usable) != 1:
                 raise errors.KeyNotFoundError(
-                    f"{self.id} has several keys valid at {when}: the credential must name its kid"
+                    f"{self.id} has several keys valid at {_rfc3339(moment)}: "
+                    "the credential must name its kid"
                 )
             listed = usable[0]
         else:
@@ -295,13 +301,14 @@ class IssuerRecord:
             until = f" until {_rfc3339(listed.valid_until)}" if listed.valid_until else ""
             raise errors.KeyValidityError(
                 f"key {listed.kid} of {self.id} is valid from {_rfc3339(listed.valid_from)}"
-                f"{until}, not at issuance ({when})"
+                f"{until}, not at issuance ({_rfc3339(moment)})"
             )
         if listed.compromised_by(moment):
             assert listed.compromised_at is not None
             raise errors.KeyCompromisedError(
                 f"key {listed.kid} of {self.id} is compromised since "
-                f"{_rfc3339(listed.compromised_at)}; the credential was issued at {when}"
+                f"{_rfc3339(listed.compromised_at)}; the credential was issued at "
+                f"{_rfc3339(moment)}"
             )
         return listed.key
 

@@ -17,6 +17,7 @@ Nothing here touches the network: trust lists and status list tokens are handed 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -568,4 +569,6 @@ def _is_language_map(value: Mapping[str, Any]) -> bool:
 
 
 def _rfc3339(epoch: int | float) -> str:
+    if type(epoch) is int:  # whole seconds, the usual NumericDate: gmtime is twice as quick
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")

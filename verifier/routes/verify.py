@@ -55,14 +55,17 @@ def _invalid(exc: ValidationError) -> errors.RequestInvalidError:
 
 def _finite(value: Any) -> bool:
     """False when a float in ``value`` is NaN or infinite (JSON has neither)."""
-    kind = type(value)
-    if kind is float:
-        return math.isfinite(value)
-    if kind is dict:
-        value = value.values()
-    elif kind is not list:
-        return True
-    return all(_finite(item) for item in value)
+    pending = [value]  # a loop, not a recursion: a result has some fifty values to see
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is float and not math.isfinite(item):
+            return False
+    return True
 
 
 def _encoded(result: dict[str, Any]) -> bytes:
