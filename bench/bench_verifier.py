@@ -454,6 +454,7 @@ def wrk(
 
 
 def phase(url: str, script: Path, workers: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    time.sleep(0.5)  # the last run's connections are closed by now, and not counted
     idle = {pid: sockets(pid) for pid in workers}
     held: list[int] = []
 

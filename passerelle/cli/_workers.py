@@ -42,8 +42,9 @@ TABLE_ENV = "PASSERELLE_WORKER_TABLE"
 AHEAD = 2
 #: One pause (seconds): long enough for a woken worker on another core to accept.
 PAUSE = 0.00015
-#: Pauses at most before each accept: a worker never stalls its loop for longer.
-PAUSES = 2
+#: Pauses at most before each accept: a worker never stalls its loop for longer (0.9 ms).
+#: Two were not enough where the load generator shares a core with the lagging worker.
+PAUSES = 6
 
 _SLOT = struct.Struct("=q")
 
