@@ -389,7 +389,10 @@ def _compile_conformance(root: Mapping[str, Any]) -> _Conforms | None:
             return checks[0]
 
         def every(instance: Any, path: tuple[str | int, ...], missing: list[Any]) -> bool:
-            return all(check(instance, path, missing) for check in checks)
+            for check in checks:  # noqa: SIM110 - a loop: all(generator) makes a generator per value
+                if not check(instance, path, missing):
+                    return False
+            return True
 
         return every
 
@@ -683,8 +686,18 @@ class CredentialType:
     # -- display ---------------------------------------------------------------------------
     def display_name(self, lang: str) -> str:
         """The type's name for end users in ``lang`` (else English, else the type's name)."""
+        cached = self._names.get(lang)
+        if cached is not None:
+            return cached
         entry = _pick(self.metadata.get("display", []), lang)
-        return str(entry["name"]) if entry and "name" in entry else self.name
+        name = str(entry["name"]) if entry and "name" in entry else self.name
+        if len(self._names) < _LABEL_CACHE_SIZE:  # bounded: languages come from requests
+            self._names[lang] = name
+        return name
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return {}
 
     def description(self, lang: str) -> str:
         """The type's description for end users in ``lang`` (else English, else ``""``)."""

@@ -559,13 +559,17 @@ def _meaning(list_name: str, code: str | int, lang: str) -> str | None:
 
 
 def _is_language_map(value: Mapping[str, Any]) -> bool:
-    return bool(value) and all(
-        isinstance(k, str)
-        and 2 <= len(k) <= 8
-        and k.replace("-", "").isalpha()
-        and isinstance(v, str)
-        for k, v in value.items()
-    )
+    if not value:
+        return False
+    for k, v in value.items():  # a loop, not all(generator): this runs for every object
+        if not (
+            isinstance(k, str)
+            and 2 <= len(k) <= 8
+            and k.replace("-", "").isalpha()
+            and isinstance(v, str)
+        ):
+            return False
+    return True
 
 
 def _rfc3339(epoch: int | float) -> str:
