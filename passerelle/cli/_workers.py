@@ -58,7 +58,6 @@ class WorkerTable:
     COUNTS = "counts"
 
     def __init__(self, folder: Path, slot: int, size: int) -> None:
-        self.folder = folder
         self.slot = slot
         self.size = size
         with (folder / self.COUNTS).open("r+b") as file:

@@ -66,8 +66,11 @@ def test_requests_of_one_turn_are_verified_together_each_with_its_own_result(
     run(settings, server, clock, scenario)
 
 
+@pytest.mark.parametrize(
+    "error", [errors.RequestInvalidError("refused for the test"), RuntimeError("a bug")]
+)
 def test_an_error_reaches_only_its_own_caller(
-    settings: VerifierSettings, server: Server, clock: Clock
+    settings: VerifierSettings, server: Server, clock: Clock, error: Exception
 ) -> None:
     good = credential(status_idx=3)
 
@@ -78,7 +81,7 @@ def test_an_error_reaches_only_its_own_caller(
         def refusing(token: str, *args: Any) -> Any:
             if token == "refused":
                 recorded(token, *args)
-                raise errors.RequestInvalidError("refused for the test")
+                raise error
             return recorded(token, *args)
 
         service._run = refusing  # type: ignore[method-assign]
@@ -88,7 +91,7 @@ def test_an_error_reaches_only_its_own_caller(
             return_exceptions=True,
         )  # fmt: skip
         assert batches == [[good, "refused", good]]
-        assert isinstance(outcomes[1], errors.RequestInvalidError)
+        assert outcomes[1] is error
         assert [getattr(o, "valid", None) for o in (outcomes[0], outcomes[2])] == [True, True]
 
     run(settings, server, clock, scenario)
