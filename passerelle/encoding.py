@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import math
 from typing import Any
 
 import orjson
@@ -93,12 +94,18 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-_UNIQUE = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_members)
+def _finite_float(text: str) -> float:
+    # "1e400" is JSON, but no double: orjson refuses it, and so does the strict parser
+    value = float(text)
+    if math.isinf(value):
+        raise errors.JsonError(f"the number {text[:20]} is too large for a double")
+    return value
 
 
 def json_loads(data: bytes | str, what: str = "JSON") -> Any:
-    """Parse any JSON value with orjson: strict UTF-8, no ``NaN``/``Infinity``, integers
-    within 64 bits; a duplicate member name keeps the last value (RFC 7515 section 5.2).
+    """Parse any JSON value with orjson: strict UTF-8, no ``NaN``/``Infinity`` nor a number
+    too large for a double (every float read is finite), integers within 64 bits; a
+    duplicate member name keeps the last value (RFC 7515 section 5.2).
 
     Raises:
         JsonError: anything else.
@@ -154,7 +161,9 @@ def _strict_unique(data: bytes | str, what: str) -> Any:
         raise errors.JsonError(f"{what} is not valid JSON") from None
 
 
-_UNIQUE = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_members)
+_UNIQUE = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_unique_members
+)
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 

@@ -146,13 +146,17 @@ class VerificationService:
         moment = self._moment(at, self.clock())
         result = await self._run_together(token, moment, nonce, audience, lang)
         uri: str | None = None
+        fresh = False
         fetcher = self.status_fetcher
         if fetcher is not None and result.check("signature").ok:
             uri = (result.status_info or {}).get("uri") or _status_uri(token)
-            if uri is not None and not fetcher.fresh(uri):
-                await fetcher.ensure(uri)
-                result = self._run(token, moment, nonce, audience, lang)
-        self._annotate(result, uri)
+            if uri is not None:
+                fresh = fetcher.fresh(uri)
+                if not fresh:
+                    await fetcher.ensure(uri)
+                    fresh = fetcher.fresh(uri)
+                    result = self._run(token, moment, nonce, audience, lang)
+        self._annotate(result, uri, fresh)
         if log.isEnabledFor(logging.INFO):  # not even the arguments otherwise
             log.info(
                 "verified issuer=%s vct=%s valid=%s status=%s failed=%s",
@@ -222,8 +226,9 @@ class VerificationService:
         text = await asyncio.to_thread(qr.decode_image, image)
         return await self.verify(text, **options)
 
-    def _annotate(self, result: VerificationResult, uri: str | None) -> None:
-        """Say where the status information came from and why it is missing, if it is."""
+    def _annotate(self, result: VerificationResult, uri: str | None, fresh: bool) -> None:
+        """Say where the status information came from (``fresh``: whether the cached list
+        of ``uri`` was fresh when used) and why it is missing, if it is."""
         if self.offline:
             if result.status_info is not None:
                 result.status_info["source"] = "bundle"
@@ -240,7 +245,7 @@ class VerificationService:
                 {
                     "source": "cache",
                     "fetched_at": _epoch_rfc3339(entry.fetched_at),
-                    "fresh": fetcher.fresh(uri),
+                    "fresh": fresh,
                     "refresh_error": reason,
                 }
             )
