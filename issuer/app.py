@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from issuer.certificate import PdfRenderer
@@ -114,6 +115,11 @@ def _register_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(_http_error(exc))
 
+    async def on_disconnect(_: Request, exc: Exception) -> Response:
+        # a client gone before its whole body came: the answer goes nowhere, but the
+        # request ends as a handled error, not as a logged traceback and an attempted 500
+        return problem_response(errors.RequestInvalidError("the client left mid-request"))
+
     async def on_database(_: Request, exc: Exception) -> Response:
         return problem_response(errors.ServiceUnavailableError("the database is unavailable"))
 
@@ -121,6 +127,7 @@ def _register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(SQLAlchemyError, on_database)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
 
 
 def create_app(

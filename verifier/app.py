@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from passerelle import errors
 from passerelle.bundle import Bundle, read_bundle
@@ -155,7 +156,12 @@ def create_app(
         summary="Verify skills and qualification credentials (SD-JWT VC).",
         lifespan=lifespan,
     )
-    for family in (errors.PasserelleError, RequestValidationError, StarletteHTTPException):
+    for family in (
+        errors.PasserelleError,
+        RequestValidationError,
+        StarletteHTTPException,
+        ClientDisconnect,
+    ):
         app.add_exception_handler(family, problem_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     for module in (verify, bulk, trust, admin, requests, health):

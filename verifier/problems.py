@@ -4,7 +4,8 @@ Every error leaves the service as ``application/problem+json`` with a stable ``c
 :class:`passerelle.errors.PasserelleError` as it is; FastAPI's validation errors as
 ``request_invalid`` (422, the locations and messages of the errors, never the values sent,
 which may be personal data); Starlette's HTTP errors (unknown path, wrong method) under
-``not_found``/``method_not_allowed``/``http_error``.
+``not_found``/``method_not_allowed``/``http_error``; a client gone before its whole body
+came as ``request_invalid``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passerelle import errors
@@ -23,6 +25,10 @@ __all__ = ["PROBLEM_MEDIA_TYPE", "BodyLimitMiddleware", "problem_handler", "prob
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+#: A client that closed its connection before its whole body came (a phone losing its
+#: network mid-upload): the answer goes nowhere, but the request ends as a handled error
+#: instead of a logged traceback and an attempted 500.
+_LEFT = "the client left before sending the whole body"
 
 
 def problem_response(error: errors.PasserelleError) -> JSONResponse:
@@ -57,11 +63,13 @@ def _problem(exc: Exception) -> dict[str, Any]:
             "detail": str(exc.detail),
             "code": code,
         }
+    if isinstance(exc, ClientDisconnect):
+        return errors.RequestInvalidError(_LEFT).to_problem()
     return errors.ServiceError("internal error").to_problem() | {"status": 500}
 
 
 async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
-    """The app's one exception handler (registered for the three families above)."""
+    """The app's one exception handler (registered for the four families above)."""
     return _respond(_problem(exc))
 
 

@@ -26,6 +26,7 @@ from passerelle.encoding import b64url_encode, json_dumps
 from passerelle.keys import SigningKey
 from passerelle.verification import StatusLists, Verifier
 from tests import factories
+from tests.asgi import leave_mid_body
 from wallet import oid4vci as wallet
 
 from .conftest import PASSPHRASE, TenantHandle
@@ -721,3 +722,12 @@ def test_offer_principal_is_checked_by_the_service(service: IssuerService) -> No
     nobody = Principal(tenant_id=0, slug="x", role="revoker", actor="test")
     with pytest.raises(errors.PermissionDeniedError):
         oid4vci.offer_qr(nobody, "x")
+
+
+def test_a_wallet_leaving_mid_request_ends_as_a_handled_error(
+    client: TestClient, tenant: TenantHandle
+) -> None:
+    path = f"/tenants/{tenant.slug}/token"
+    sent = leave_mid_body(client, path, "application/x-www-form-urlencoded")  # raises nothing
+    assert sent[0]["status"] == 422
+    assert json.loads(sent[1]["body"])["code"] == "request_invalid"

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from passerelle import errors
 from passerelle.encoding import json_dumps, json_loads, json_loads_object
+from tests.asgi import leave_mid_body
 from tests.factories import credential
 from verifier import app as app_module
 from verifier.routes import verify as route
@@ -100,26 +101,21 @@ def test_a_body_sent_in_chunks_is_read_whole(client: TestClient) -> None:
     assert response.status_code == 200 and response.json()["valid"] is True
 
 
-def test_a_client_leaving_mid_body_ends_as_a_handled_problem(client: TestClient) -> None:
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": b'{"token": "ey', "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/api/v1/verify", "raw_path": b"/api/v1/verify",
-        "query_string": b"", "root_path": "", "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
-    }  # fmt: skip
-    assert client.portal is not None
-    client.portal.call(client.app, scope, receive, send)  # raises nothing
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/api/v1/verify", "application/json"),
+        ("/api/v1/verify/bulk", "application/json"),
+        ("/api/v1/verify/bulk", "text/csv"),
+        ("/api/v1/verify", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_a_client_leaving_mid_body_ends_as_a_handled_problem(
+    client: TestClient, path: str, content_type: str
+) -> None:
+    sent = leave_mid_body(client, path, content_type)  # raises nothing
     assert sent[0]["status"] == 422
-    assert json.loads(sent[1]["body"])["code"] == "request_invalid"
+    problem = json.loads(sent[1]["body"])
+    assert problem["code"] == "request_invalid"
+    if not content_type.startswith("multipart/"):  # a torn multipart body is unreadable
+        assert problem["detail"] == "the client left before sending the whole body"

@@ -22,6 +22,7 @@ from passerelle import codelists, jose, qr, sdjwt
 from passerelle.credtypes import LANGUAGES, load_types
 from passerelle.verification import Verifier
 from tests import factories
+from tests.asgi import leave_mid_body
 from tests.wallet.conftest import FAST_KDF, PASSPHRASE, held_credential
 from tests.wallet.fakes import VERIFIER, FakeIssuer, FakeVerifier, client_for, dcql
 from wallet.app import WalletAppSettings, create_app
@@ -511,3 +512,10 @@ def test_serve_command_refuses_a_public_address(tmp_path: Path) -> None:
     env = WalletEnv(tmp_path, lambda _: PASSPHRASE, lambda _: PASSPHRASE, kdf=FAST_KDF)
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"], obj=env)
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+def test_a_browser_leaving_mid_form_ends_as_a_handled_error(wallet: Wallet) -> None:
+    sent = leave_mid_body(
+        wallet.client, "/unlock", "application/x-www-form-urlencoded", host="127.0.0.1"
+    )  # raises nothing: no traceback, no attempted 500
+    assert sent[0]["status"] == 422

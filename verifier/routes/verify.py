@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from passerelle import errors
 from passerelle.encoding import json_dumps
@@ -88,9 +89,8 @@ async def _body(request: Request) -> bytes:
     chunks: list[bytes] = []
     while True:
         message = await request.receive()
-        if message["type"] != "http.request":  # http.disconnect: the problem goes nowhere,
-            # but the request ends as a handled error, not as a logged traceback
-            raise errors.RequestInvalidError("the client left before sending the whole body")
+        if message["type"] != "http.request":  # http.disconnect (see verifier.problems)
+            raise ClientDisconnect()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
