@@ -118,7 +118,10 @@ def _register_error_handlers(app: FastAPI) -> None:
     async def on_disconnect(_: Request, exc: Exception) -> Response:
         # a client gone before its whole body came: the answer goes nowhere, but the
         # request ends as a handled error, not as a logged traceback and an attempted 500
-        return problem_response(errors.RequestInvalidError("the client left mid-request"))
+        # (the verifier's wording, verifier/problems.py)
+        return problem_response(
+            errors.RequestInvalidError("the client left before sending the whole body")
+        )
 
     async def on_database(_: Request, exc: Exception) -> Response:
         return problem_response(errors.ServiceUnavailableError("the database is unavailable"))
